@@ -1,0 +1,161 @@
+//! A real Kubernetes control plane on loopback: etcd and kube-apiserver, started the
+//! way controller-runtime's envtest starts them.
+
+use crate::certs::{self, ControlPlaneCerts};
+use crate::process::{ProcessError, ServerProcess, free_port, wait_for_port};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Errors while starting the control plane.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlPlaneError {
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+    #[error(transparent)]
+    Certs(#[from] certs::CertError),
+    #[error("io error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    NotReady(String),
+}
+
+/// A running etcd and kube-apiserver.
+#[derive(Debug)]
+pub struct ControlPlane {
+    // Field order is drop order: the apiserver stops before etcd.
+    apiserver: ServerProcess,
+    etcd: ServerProcess,
+    /// The apiserver's URL, `https://127.0.0.1:<port>`.
+    pub url: String,
+    /// An admin kubeconfig (client certificate in `system:masters`).
+    pub kubeconfig: PathBuf,
+    pub certs: ControlPlaneCerts,
+}
+
+impl ControlPlane {
+    /// Starts etcd and kube-apiserver from `bin`, with all state under `dir`, and
+    /// waits until the apiserver reports ready.
+    pub fn start(bin: &Path, dir: &Path) -> Result<Self, ControlPlaneError> {
+        let cert_dir = dir.join("pki");
+        std::fs::create_dir_all(&cert_dir)?;
+        let certs = certs::generate(&cert_dir)?;
+
+        let etcd_port = free_port()?;
+        let peer_port = free_port()?;
+        let etcd_url = format!("http://127.0.0.1:{etcd_port}");
+        let peer_url = format!("http://127.0.0.1:{peer_port}");
+        let mut etcd_cmd = Command::new(bin.join("etcd"));
+        etcd_cmd
+            .arg(format!("--data-dir={}", dir.join("etcd").display()))
+            .arg(format!("--listen-client-urls={etcd_url}"))
+            .arg(format!("--advertise-client-urls={etcd_url}"))
+            .arg(format!("--listen-peer-urls={peer_url}"))
+            .arg(format!("--initial-advertise-peer-urls={peer_url}"))
+            .arg(format!("--initial-cluster=default={peer_url}"))
+            .arg("--unsafe-no-fsync=true")
+            .arg("--quota-backend-bytes=4294967296")
+            .arg("--log-level=warn");
+        let mut etcd = ServerProcess::start("etcd", etcd_cmd, &dir.join("etcd.log"))?;
+        wait_for_port(&mut etcd, etcd_port, Duration::from_secs(30)).map_err(ControlPlaneError::NotReady)?;
+
+        let port = free_port()?;
+        let url = format!("https://127.0.0.1:{port}");
+        let mut api_cmd = Command::new(bin.join("kube-apiserver"));
+        api_cmd
+            .arg(format!("--etcd-servers={etcd_url}"))
+            .arg("--bind-address=127.0.0.1")
+            .arg("--advertise-address=127.0.0.1")
+            .arg(format!("--secure-port={port}"))
+            .arg(format!("--cert-dir={}", cert_dir.display()))
+            .arg(format!("--tls-cert-file={}", certs.serving_cert.display()))
+            .arg(format!("--tls-private-key-file={}", certs.serving_key.display()))
+            .arg(format!("--client-ca-file={}", certs.ca_cert.display()))
+            .arg("--authorization-mode=RBAC")
+            .arg(format!("--service-account-issuer={url}"))
+            .arg(format!("--service-account-key-file={}", certs.service_account_public_key.display()))
+            .arg(format!("--service-account-signing-key-file={}", certs.service_account_key.display()))
+            .arg("--service-cluster-ip-range=10.0.0.0/24")
+            .arg("--disable-admission-plugins=ServiceAccount")
+            .arg("--allow-privileged=true")
+            .arg("--profiling=false")
+            .arg("--v=0");
+        let mut apiserver = ServerProcess::start("kube-apiserver", api_cmd, &dir.join("kube-apiserver.log"))?;
+
+        let kubeconfig = dir.join("kubeconfig");
+        std::fs::write(&kubeconfig, admin_kubeconfig(&url, &certs))?;
+
+        wait_for_port(&mut apiserver, port, Duration::from_secs(60)).map_err(ControlPlaneError::NotReady)?;
+        wait_ready(bin, &kubeconfig, &mut apiserver, Duration::from_secs(90))?;
+        Ok(Self { apiserver, etcd, url, kubeconfig, certs })
+    }
+
+    /// Log files of the servers, for error messages.
+    pub fn logs(&self) -> [&Path; 2] {
+        [self.etcd.log_path(), self.apiserver.log_path()]
+    }
+}
+
+/// A kubeconfig with the certificates inline, usable by kubectl, helm and kube-rs.
+pub fn admin_kubeconfig(url: &str, certs: &ControlPlaneCerts) -> String {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: testbed
+  cluster:
+    server: {url}
+    certificate-authority-data: {ca}
+users:
+- name: testbed-admin
+  user:
+    client-certificate-data: {cert}
+    client-key-data: {key}
+contexts:
+- name: testbed
+  context:
+    cluster: testbed
+    user: testbed-admin
+current-context: testbed
+",
+        ca = b64(&certs.ca_pem),
+        cert = b64(&certs.admin_cert_pem),
+        key = b64(&certs.admin_key_pem),
+    )
+}
+
+// Readiness through the real kubectl: `/readyz` only answers ok once the
+// post-start hooks (RBAC bootstrap roles among them) have finished.
+fn wait_ready(
+    bin: &Path,
+    kubeconfig: &Path,
+    apiserver: &mut ServerProcess,
+    timeout: Duration,
+) -> Result<(), ControlPlaneError> {
+    let deadline = Instant::now() + timeout;
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if let Some(status) = apiserver.exited() {
+            return Err(ControlPlaneError::NotReady(format!(
+                "kube-apiserver exited ({status}); log tail:\n{}",
+                apiserver.log_tail(40)
+            )));
+        }
+        let out = Command::new(bin.join("kubectl"))
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args(["get", "--raw", "/readyz"])
+            .output()?;
+        if out.status.success() {
+            return Ok(());
+        }
+        last = String::from_utf8_lossy(&out.stderr).into_owned();
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    Err(ControlPlaneError::NotReady(format!(
+        "kube-apiserver not ready within {timeout:?}: {last}\nlog tail:\n{}",
+        apiserver.log_tail(40)
+    )))
+}

@@ -1,0 +1,12 @@
+//! Test support for ecs-operator: a real Kubernetes control plane (etcd and
+//! kube-apiserver), moto's server mode as AWS, and the operator binary, all on
+//! loopback, plus the helpers the integration tests share.
+
+pub mod certs;
+pub mod control_plane;
+pub mod moto;
+pub mod operator;
+pub mod process;
+pub mod testbed;
+
+pub use testbed::{TestBed, TestContext};

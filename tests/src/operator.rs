@@ -1,0 +1,98 @@
+//! The operator binary, run as a user runs it: a separate process that reaches
+//! Kubernetes through a kubeconfig and AWS through the standard environment.
+
+use crate::process::{ProcessError, ServerProcess, free_port, wait_for_port};
+use crate::testbed::{TestBed, TestBedError, operator_bin};
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// A running `ecs-operator run`.
+#[derive(Debug)]
+pub struct OperatorProcess {
+    process: ServerProcess,
+    /// Address of the metrics endpoint.
+    pub metrics_port: u16,
+    /// Address of the health endpoints.
+    pub health_port: u16,
+}
+
+impl OperatorProcess {
+    /// Starts the operator against the test bed, watching `namespace` only, with
+    /// its log at `log`. `extra` adds command-line arguments.
+    pub fn start(bed: &TestBed, namespace: &str, log: &Path, extra: &[&str]) -> Result<Self, TestBedError> {
+        let metrics_port = free_port()?;
+        let health_port = free_port()?;
+        let mut cmd = Command::new(operator_bin()?);
+        cmd.arg("run")
+            .arg("--namespace")
+            .arg(namespace)
+            .arg("--metrics-address")
+            .arg(format!("127.0.0.1:{metrics_port}"))
+            .arg("--health-address")
+            .arg(format!("127.0.0.1:{health_port}"))
+            .args(extra)
+            .env("KUBECONFIG", &bed.control_plane.kubeconfig)
+            .env("RUST_LOG", "info,ecs_operator=debug")
+            .envs(bed.moto.client_env());
+        let mut process = ServerProcess::start("ecs-operator", cmd, log)
+            .map_err(|e: ProcessError| TestBedError::Setup(e.to_string()))?;
+        wait_for_port(&mut process, health_port, Duration::from_secs(60)).map_err(TestBedError::Setup)?;
+        Ok(Self { process, metrics_port, health_port })
+    }
+
+    /// The operator's Prometheus metrics text.
+    pub fn metrics(&self) -> Result<String, TestBedError> {
+        http_get(self.metrics_port, "/metrics")
+    }
+
+    /// The status code of a health endpoint (`/healthz`, `/readyz`).
+    pub fn health(&self, path: &str) -> Result<String, TestBedError> {
+        http_get(self.health_port, path)
+    }
+
+    /// The last lines of the operator's log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        self.process.log_tail(lines)
+    }
+
+    /// SIGTERM and wait for the graceful shutdown; the exit status if it ended.
+    pub fn stop(&mut self) {
+        self.process.stop(Duration::from_secs(20));
+    }
+
+    /// Whether the process exited, with its status.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.process.exited()
+    }
+}
+
+/// Sums the `ecs_operator_aws_requests_total` samples whose operation matches `pick`.
+pub fn sum_aws_requests(metrics: &str, pick: impl Fn(&str) -> bool) -> u64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("ecs_operator_aws_requests_total{"))
+        .filter_map(|l| {
+            let operation = l.split("operation=\"").nth(1)?.split('"').next()?;
+            let value = l.rsplit(' ').next()?.parse::<f64>().ok()?;
+            pick(operation).then_some(value as u64)
+        })
+        .sum()
+}
+
+/// Whether an AWS operation changes anything (everything but Describe/List/Get).
+pub fn is_write_operation(operation: &str) -> bool {
+    !["Describe", "List", "Get"].iter().any(|p| operation.starts_with(p))
+}
+
+// Plain HTTP/1.0 on loopback: enough for the operator's own endpoints, and no
+// extra HTTP client dependency.
+fn http_get(port: u16, path: &str) -> Result<String, TestBedError> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response)
+}

@@ -1,0 +1,254 @@
+//! Child processes of the test bed that never outlive it.
+//!
+//! Three layers make sure nothing is left behind:
+//! - `ServerProcess` stops its child when dropped;
+//! - every child is registered, and an `atexit` hook stops the registered ones when
+//!   the test binary exits (statics are never dropped, so `Drop` alone is not enough);
+//! - every child is spawned with `PR_SET_PDEATHSIG`, so the kernel kills it if the
+//!   test binary dies without running exit hooks (SIGKILL, abort). The signal fires
+//!   when the *thread* that forked exits, so all children are forked from one
+//!   thread that lives as long as the process.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Errors while starting or stopping a process.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("could not start {name}: {source}")]
+    Spawn { name: String, source: std::io::Error },
+    #[error("could not create log file {path}: {source}")]
+    Log { path: PathBuf, source: std::io::Error },
+    #[error("the process spawner thread is gone")]
+    SpawnerGone,
+}
+
+type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
+
+static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
+static REGISTERED: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+static CLEANUP_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static EXIT_HOOK: OnceLock<()> = OnceLock::new();
+
+fn spawner() -> &'static Mutex<mpsc::Sender<SpawnRequest>> {
+    SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("testbed-spawner".into())
+            .spawn(move || {
+                for (mut command, reply) in rx {
+                    let _ = reply.send(command.spawn());
+                }
+                // The sender lives in a static, so this loop never ends while the
+                // process runs and children keep their parent thread.
+            })
+            .map(|_| ())
+            .unwrap_or_else(|e| eprintln!("testbed: cannot start spawner thread: {e}"));
+        Mutex::new(tx)
+    })
+}
+
+#[allow(unsafe_code)]
+fn install_exit_hook() {
+    EXIT_HOOK.get_or_init(|| {
+        extern "C" fn on_exit() {
+            stop_all_registered();
+        }
+        // SAFETY: registering a plain `extern "C" fn` with no captured state.
+        unsafe {
+            libc::atexit(on_exit);
+        }
+    });
+}
+
+#[allow(unsafe_code)]
+fn set_parent_death_signal(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl and setpgid are async-signal-safe and touch only the child.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            // Own process group, so a Ctrl-C in the terminal reaches only us and we
+            // stop children in order.
+            libc::setpgid(0, 0);
+            Ok(())
+        });
+    }
+}
+
+/// Stops every registered child: SIGTERM, a short grace period, then SIGKILL; and
+/// removes the registered directories.
+pub fn stop_all_registered() {
+    let pids: Vec<u32> = REGISTERED.lock().map(|mut p| std::mem::take(&mut *p)).unwrap_or_default();
+    for pid in &pids {
+        signal(*pid, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for pid in &pids {
+        while alive(*pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if alive(*pid) {
+            signal(*pid, libc::SIGKILL);
+        }
+    }
+    let dirs: Vec<PathBuf> = CLEANUP_DIRS.lock().map(|mut d| std::mem::take(&mut *d)).unwrap_or_default();
+    for dir in dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// Removes `dir` when the test binary exits.
+pub fn remove_at_exit(dir: &Path) {
+    install_exit_hook();
+    if let Ok(mut dirs) = CLEANUP_DIRS.lock() {
+        dirs.push(dir.to_path_buf());
+    }
+}
+
+#[allow(unsafe_code)]
+fn signal(pid: u32, sig: libc::c_int) {
+    if let Ok(pid) = libc::pid_t::try_from(pid) {
+        // SAFETY: kill(2) with a pid we spawned; a stale pid at worst gets ESRCH.
+        unsafe {
+            libc::kill(pid, sig);
+        }
+    }
+}
+
+#[allow(unsafe_code)]
+fn alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    let mut status = 0;
+    // SAFETY: reap the child if it exited; WNOHANG never blocks.
+    let reaped = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+    if reaped == pid {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+/// A child process with its output in a log file; stopped when dropped.
+#[derive(Debug)]
+pub struct ServerProcess {
+    name: String,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl ServerProcess {
+    /// Starts `command` with stdout and stderr appended to `log`.
+    pub fn start(name: &str, mut command: Command, log: &Path) -> Result<Self, ProcessError> {
+        install_exit_hook();
+        let out = File::create(log).map_err(|source| ProcessError::Log { path: log.into(), source })?;
+        let err = out.try_clone().map_err(|source| ProcessError::Log { path: log.into(), source })?;
+        command.stdin(Stdio::null()).stdout(out).stderr(err);
+        set_parent_death_signal(&mut command);
+        let (reply_tx, reply_rx) = mpsc::channel();
+        spawner()
+            .lock()
+            .map_err(|_| ProcessError::SpawnerGone)?
+            .send((command, reply_tx))
+            .map_err(|_| ProcessError::SpawnerGone)?;
+        let child = reply_rx
+            .recv()
+            .map_err(|_| ProcessError::SpawnerGone)?
+            .map_err(|source| ProcessError::Spawn { name: name.into(), source })?;
+        if let Ok(mut pids) = REGISTERED.lock() {
+            pids.push(child.id());
+        }
+        Ok(Self { name: name.into(), child: Some(child), log: log.into() })
+    }
+
+    /// The process's name, for messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The log file of the process.
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// The last `lines` lines of the log, for error messages.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Whether the process has exited, with its status.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    /// SIGTERM, wait up to `grace`, then SIGKILL.
+    pub fn stop(&mut self, grace: Duration) {
+        let Some(mut child) = self.child.take() else { return };
+        let pid = child.id();
+        signal(pid, libc::SIGTERM);
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if let Ok(None) = child.try_wait() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Ok(mut pids) = REGISTERED.lock() {
+            pids.retain(|p| *p != pid);
+        }
+    }
+
+    /// The pid of the running child.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.stop(Duration::from_secs(5));
+    }
+}
+
+/// A free TCP port on 127.0.0.1, chosen by the kernel.
+pub fn free_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Waits until something accepts TCP connections on `port`, or the process exits.
+pub fn wait_for_port(process: &mut ServerProcess, port: u16, timeout: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        if let Some(status) = process.exited() {
+            return Err(format!(
+                "{} exited ({status}) before listening on port {port}; log tail:\n{}",
+                process.name(),
+                process.log_tail(30)
+            ));
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{} did not listen on port {port} within {timeout:?}; log tail:\n{}",
+                process.name(),
+                process.log_tail(30)
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
