@@ -25,3 +25,17 @@ pub fn to_yaml(crds: &[CustomResourceDefinition]) -> Result<String, serde_yaml::
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn committed_crds_match_the_rust_types() {
+        let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../crds/ecs.operator.dev.yaml"))
+            .expect("crds/ecs.operator.dev.yaml exists");
+        let generated = super::to_yaml(&super::all()).expect("CRDs render");
+        assert!(
+            committed == generated,
+            "crds/ecs.operator.dev.yaml is stale: run `cargo run -p ecs-operator -- crds > crds/ecs.operator.dev.yaml`"
+        );
+    }
+}

@@ -1,0 +1,66 @@
+//! The only code that calls AWS. Each adapter turns SDK types into the pure
+//! core's observed-state types and back; nothing here decides anything.
+
+pub mod cluster_describer;
+pub mod ecs_cluster;
+pub mod ecs_task_definition;
+pub mod error;
+pub mod metrics_interceptor;
+
+pub use error::AwsError;
+
+use crate::metrics::Metrics;
+use aws_config::SdkConfig;
+use metrics_interceptor::MetricsInterceptor;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// SDK clients per region, built from the standard AWS configuration chain
+/// (environment, profile, web identity for IRSA, container credentials for EKS
+/// Pod Identity) and the standard `AWS_ENDPOINT_URL*` variables.
+#[derive(Debug)]
+pub struct AwsClients {
+    base: SdkConfig,
+    metrics: Metrics,
+    ecs: Mutex<HashMap<String, aws_sdk_ecs::Client>>,
+}
+
+impl AwsClients {
+    pub fn new(base: SdkConfig, metrics: Metrics) -> Self {
+        Self { base, metrics, ecs: Mutex::new(HashMap::new()) }
+    }
+
+    /// Loads the standard configuration chain.
+    pub async fn from_env(metrics: Metrics) -> Self {
+        let base = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self::new(base, metrics)
+    }
+
+    /// The region used when a resource does not name one.
+    pub fn default_region(&self) -> Option<String> {
+        self.base.region().map(ToString::to_string)
+    }
+
+    /// The region a resource uses: its own, else the operator's.
+    pub fn region_for(&self, wanted: Option<&str>) -> String {
+        wanted.map(str::to_string).or_else(|| self.default_region()).unwrap_or_else(|| "us-east-1".into())
+    }
+
+    /// The ECS client for `region`.
+    pub fn ecs(&self, region: &str) -> aws_sdk_ecs::Client {
+        let mut clients = match self.ecs.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        clients
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let config = aws_sdk_ecs::config::Builder::from(&self.base)
+                    .region(aws_sdk_ecs::config::Region::new(region.to_string()))
+                    .interceptor(MetricsInterceptor::new(self.metrics.clone()))
+                    .build();
+                aws_sdk_ecs::Client::from_conf(config)
+            })
+            .clone()
+    }
+}

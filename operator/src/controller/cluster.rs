@@ -1,0 +1,319 @@
+//! The Cluster controller.
+
+use super::status::apply_status;
+use super::{Context, ReconcileError};
+use crate::aws::{AwsError, ecs_cluster};
+use crate::core::cluster::{self as core, ClusterAction, ObservedAsgProvider, ObservedCluster, Outcome};
+use crate::core::conditions;
+use crate::core::ownership::{self, Decision, Owner};
+use crate::crd::Cluster;
+use crate::crd::common::condition::SYNCED;
+use crate::crd::common::{DeletionPolicy, FINALIZER};
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::{Api, ResourceExt};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const KIND: &str = "Cluster";
+/// Permanent errors wait for a spec change, but look again now and then in case the
+/// cause was outside the spec (IAM, quotas).
+const PERMANENT_ERROR_RETRY: Duration = Duration::from_secs(600);
+
+/// Reconciles one Cluster object.
+pub async fn reconcile(obj: Arc<Cluster>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let started = Instant::now();
+    let namespace = obj.namespace().ok_or_else(|| ReconcileError::NoNamespace(obj.name_any()))?;
+    let api: Api<Cluster> = Api::namespaced(ctx.client.clone(), &namespace);
+    let result = finalizer(&api, FINALIZER, obj.clone(), |event| async {
+        match event {
+            FinalizerEvent::Apply(o) => apply(&api, &o, &ctx).await,
+            FinalizerEvent::Cleanup(o) => cleanup(&api, &o, &ctx).await,
+        }
+    })
+    .await
+    .map_err(ReconcileError::from);
+    ctx.finished(KIND, obj.as_ref(), started, result.is_ok());
+    result
+}
+
+struct Target {
+    name: String,
+    region: String,
+    owner: Owner,
+}
+
+fn target(obj: &Cluster, ctx: &Context) -> Target {
+    Target {
+        name: core::cluster_name(&obj.name_any(), &obj.spec),
+        region: ctx.aws.region_for(obj.spec.region.as_deref()),
+        owner: Owner::new(&obj.namespace().unwrap_or_default(), KIND, &obj.name_any(), &ctx.config.instance_id),
+    }
+}
+
+async fn write_status(
+    api: &Api<Cluster>,
+    obj: &Cluster,
+    t: &Target,
+    observed: Option<&ObservedCluster>,
+    outcome: &Outcome,
+) -> Result<(), ReconcileError> {
+    let status = core::status(
+        obj.status.as_ref(),
+        obj.metadata.generation,
+        &t.name,
+        &t.region,
+        observed,
+        outcome,
+        Timestamp::now(),
+    );
+    apply_status(api, &obj.name_any(), obj.status.as_ref(), &status).await?;
+    Ok(())
+}
+
+// A Warning Event only when the Synced condition's message changes, so a problem
+// that persists across resyncs is reported once, not every minute.
+fn is_new_problem(obj: &Cluster, message: &str) -> bool {
+    obj.status.as_ref().and_then(|s| conditions::find(&s.conditions, SYNCED)).is_none_or(|c| c.message != message)
+}
+
+async fn report_aws_error(
+    api: &Api<Cluster>,
+    obj: &Cluster,
+    t: &Target,
+    ctx: &Context,
+    observed: Option<&ObservedCluster>,
+    err: AwsError,
+) -> Result<Action, ReconcileError> {
+    let message = err.to_string();
+    if is_new_problem(obj, &message) {
+        ctx.event(obj, EventType::Warning, "AwsError", "Reconcile", message.clone()).await;
+    }
+    write_status(api, obj, t, observed, &Outcome::AwsError(message)).await?;
+    if err.is_retryable() { Err(err.into()) } else { Ok(Action::requeue(PERMANENT_ERROR_RETRY)) }
+}
+
+async fn apply(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Action, ReconcileError> {
+    let t = target(obj, ctx);
+    let problems = core::validate(&obj.name_any(), &obj.spec);
+    if !problems.is_empty() {
+        let message = format!("invalid spec: {}", problems.join("; "));
+        if is_new_problem(obj, &message) {
+            ctx.event(obj, EventType::Warning, "InvalidSpec", "Validate", message.clone()).await;
+        }
+        write_status(api, obj, &t, None, &Outcome::Invalid(message)).await?;
+        return Ok(Action::await_change());
+    }
+    let desired = core::desired(&obj.name_any(), &obj.spec, &t.region, &t.owner);
+    let ecs = ctx.aws.ecs(&t.region);
+
+    let observed = match ctx.clusters.describe(&t.region, &t.name).await {
+        Ok(o) => o.filter(ObservedCluster::exists),
+        Err(e) => return report_aws_error(api, obj, &t, ctx, None, e).await,
+    };
+    if let Some(o) = &observed {
+        let resource = format!("ECS cluster {} in {}", t.name, t.region);
+        match ownership::decide(&ownership::ownership(&o.tags, &t.owner), obj.spec.adoption_policy, &resource) {
+            Decision::Manage => {}
+            Decision::Adopt => {
+                ctx.event(obj, EventType::Normal, "Adopted", "Adopt", format!("adopted existing {resource}")).await;
+            }
+            Decision::Conflict(message) => {
+                if is_new_problem(obj, &message) {
+                    ctx.event(obj, EventType::Warning, "Conflict", "Reconcile", message.clone()).await;
+                }
+                write_status(api, obj, &t, None, &Outcome::Conflict(message)).await?;
+                return Ok(ctx.resync(obj));
+            }
+        }
+    }
+
+    let provider_names: Vec<String> = desired.asg_providers.iter().map(|p| p.name.clone()).collect();
+    let providers = match ecs_cluster::describe_capacity_providers(&ecs, &provider_names).await {
+        Ok(p) => p,
+        Err(e) => return report_aws_error(api, obj, &t, ctx, observed.as_ref(), e).await,
+    };
+    if let Some(message) = provider_conflict(&providers, &t.owner, obj) {
+        if is_new_problem(obj, &message) {
+            ctx.event(obj, EventType::Warning, "Conflict", "Reconcile", message.clone()).await;
+        }
+        write_status(api, obj, &t, observed.as_ref(), &Outcome::Conflict(message)).await?;
+        return Ok(ctx.resync(obj));
+    }
+
+    let actions = core::plan(&desired, observed.as_ref(), &providers);
+    let mut current = observed.clone();
+    for action in &actions {
+        let (reason, note, result) = match action {
+            ClusterAction::CreateCapacityProvider(p) => (
+                "CapacityProviderCreated",
+                format!("created capacity provider {} for {}", p.name, p.auto_scaling_group_arn),
+                ecs_cluster::create_capacity_provider(&ecs, p, &t.owner.tags()).await,
+            ),
+            ClusterAction::UpdateCapacityProvider(p) => (
+                "CapacityProviderUpdated",
+                format!("updated managed scaling of capacity provider {}", p.name),
+                ecs_cluster::update_capacity_provider(&ecs, p).await,
+            ),
+            ClusterAction::CreateCluster => match ecs_cluster::create_cluster(&ecs, &desired).await {
+                Ok(created) => {
+                    let note = format!("created ECS cluster {} ({})", created.name, created.arn);
+                    current = Some(created);
+                    ("Created", note, Ok(()))
+                }
+                Err(e) => ("Created", String::new(), Err(e)),
+            },
+            ClusterAction::SetContainerInsights(value) => (
+                "Updated",
+                format!("set containerInsights to {value}"),
+                ecs_cluster::update_container_insights(&ecs, &desired.name, value).await,
+            ),
+            ClusterAction::PutCapacityProviders { providers, strategy } => (
+                "Updated",
+                format!(
+                    "set capacity providers to [{}] with {} strategy entries",
+                    providers.join(", "),
+                    strategy.len()
+                ),
+                ecs_cluster::put_capacity_providers(&ecs, &desired.name, providers, strategy).await,
+            ),
+            ClusterAction::Tag(diff) => {
+                let arn = current.as_ref().map(|c| c.arn.clone()).unwrap_or_default();
+                let mut result = Ok(());
+                if !diff.set.is_empty() {
+                    result = ecs_cluster::tag_resource(&ecs, &arn, &diff.set).await;
+                }
+                if result.is_ok() && !diff.remove.is_empty() {
+                    result = ecs_cluster::untag_resource(&ecs, &arn, &diff.remove).await;
+                }
+                let note =
+                    format!("set tags {:?}, removed tags {:?}", diff.set.keys().collect::<Vec<_>>(), diff.remove);
+                ("TagsUpdated", note, result)
+            }
+        };
+        if let Err(e) = result {
+            return report_aws_error(api, obj, &t, ctx, current.as_ref(), e).await;
+        }
+        ctx.event(obj, EventType::Normal, reason, "Reconcile", note).await;
+    }
+    if !actions.is_empty() {
+        // Read back what ECS made of the changes, directly (not batched): the
+        // status should show the result of this reconcile.
+        match ecs_cluster::describe_clusters(&ecs, std::slice::from_ref(&t.name)).await {
+            Ok(found) => current = found.into_iter().find(ObservedCluster::exists),
+            Err(e) => return report_aws_error(api, obj, &t, ctx, current.as_ref(), e).await,
+        }
+    }
+    write_status(api, obj, &t, current.as_ref(), &Outcome::Synced).await?;
+    Ok(ctx.resync(obj))
+}
+
+fn provider_conflict(providers: &[ObservedAsgProvider], owner: &Owner, obj: &Cluster) -> Option<String> {
+    providers.iter().find_map(|p| {
+        let resource = format!("capacity provider {}", p.name);
+        match ownership::decide(&ownership::ownership(&p.tags, owner), obj.spec.adoption_policy, &resource) {
+            Decision::Conflict(m) => Some(m),
+            // Adopting a capacity provider would need TagResource on it; ECS tags
+            // it through the same call, so an adopted provider is just managed.
+            Decision::Manage | Decision::Adopt => None,
+        }
+    })
+}
+
+async fn cleanup(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Action, ReconcileError> {
+    let t = target(obj, ctx);
+    if obj.spec.deletion_policy == DeletionPolicy::Retain {
+        ctx.event(
+            obj,
+            EventType::Normal,
+            "Retained",
+            "Delete",
+            format!("left ECS cluster {} in place (deletionPolicy: Retain)", t.name),
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    let ecs = ctx.aws.ecs(&t.region);
+    let observed = ecs_cluster::describe_clusters(&ecs, std::slice::from_ref(&t.name))
+        .await?
+        .into_iter()
+        .find(ObservedCluster::exists);
+    if let Some(o) = &observed {
+        if ownership::ownership(&o.tags, &t.owner) != ownership::Ownership::Ours {
+            ctx.event(
+                obj,
+                EventType::Normal,
+                "NotDeleted",
+                "Delete",
+                format!("ECS cluster {} is not owned by this object; left in place", t.name),
+            )
+            .await;
+            return Ok(Action::await_change());
+        }
+        if o.active_services > 0 {
+            let message = format!(
+                "ECS cluster {} still has {} active service(s); delete them first (deletion retries every 15s)",
+                t.name, o.active_services
+            );
+            return blocked(api, obj, &t, ctx, observed.as_ref(), message).await;
+        }
+        match ecs_cluster::delete_cluster(&ecs, &t.name).await {
+            Ok(()) => {}
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some(
+                        "ClusterContainsServicesException"
+                            | "ClusterContainsTasksException"
+                            | "ClusterContainsContainerInstancesException"
+                            | "UpdateInProgressException"
+                    )
+                ) =>
+            {
+                return blocked(
+                    api,
+                    obj,
+                    &t,
+                    ctx,
+                    observed.as_ref(),
+                    format!("ECS cannot delete cluster {} yet: {e}", t.name),
+                )
+                .await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        ctx.event(obj, EventType::Normal, "Deleted", "Delete", format!("deleted ECS cluster {}", t.name)).await;
+    }
+    let names: Vec<String> = obj.spec.auto_scaling_group_providers.iter().map(|p| p.name.clone()).collect();
+    for p in ecs_cluster::describe_capacity_providers(&ecs, &names).await? {
+        if ownership::ownership(&p.tags, &t.owner) == ownership::Ownership::Ours {
+            ecs_cluster::delete_capacity_provider(&ecs, &p.name).await?;
+            ctx.event(
+                obj,
+                EventType::Normal,
+                "CapacityProviderDeleted",
+                "Delete",
+                format!("deleted capacity provider {}", p.name),
+            )
+            .await;
+        }
+    }
+    Ok(Action::await_change())
+}
+
+async fn blocked(
+    api: &Api<Cluster>,
+    obj: &Cluster,
+    t: &Target,
+    ctx: &Context,
+    observed: Option<&ObservedCluster>,
+    message: String,
+) -> Result<Action, ReconcileError> {
+    if is_new_problem(obj, &message) {
+        ctx.event(obj, EventType::Warning, "DeletionBlocked", "Delete", message.clone()).await;
+    }
+    write_status(api, obj, t, observed, &Outcome::DeletionBlocked(message.clone())).await?;
+    Err(ReconcileError::DeletionBlocked(message))
+}

@@ -1,0 +1,134 @@
+//! What every reconcile shares: clients, configuration, the event recorder,
+//! metrics and the per-object retry backoff.
+
+use super::ReconcileError;
+use crate::aws::AwsClients;
+use crate::aws::cluster_describer::ClusterDescriber;
+use crate::metrics::{KindLabels, Metrics, ReconcileLabels};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Resource, ResourceExt};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// Settings of the controllers.
+#[derive(Debug, Clone)]
+pub struct ControllerConfig {
+    /// How often a healthy object is compared with AWS again (drift detection).
+    pub resync: Duration,
+    /// Names this operator installation in ownership tags.
+    pub instance_id: String,
+}
+
+/// Shared state of all controllers.
+pub struct Context {
+    pub client: kube::Client,
+    pub aws: Arc<AwsClients>,
+    pub clusters: ClusterDescriber,
+    pub metrics: Metrics,
+    pub config: ControllerConfig,
+    recorder: Recorder,
+    failures: Mutex<HashMap<String, u32>>,
+    /// Task definition ARNs that service deployments use: never deregistered by the
+    /// history cleanup. The Service controller keeps it current.
+    pub task_definitions_in_use: RwLock<BTreeSet<String>>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// Retries of transient errors back off from 5 s to 5 min.
+pub fn backoff(failures: u32) -> Duration {
+    let seconds = 5u64.saturating_mul(2u64.saturating_pow(failures.saturating_sub(1).min(6)));
+    Duration::from_secs(seconds.min(300))
+}
+
+fn key<K: Resource>(kind: &str, obj: &K) -> String {
+    format!("{kind}/{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+impl Context {
+    pub fn new(client: kube::Client, aws: Arc<AwsClients>, metrics: Metrics, config: ControllerConfig) -> Self {
+        let reporter = Reporter {
+            controller: "ecs-operator".into(),
+            instance: std::env::var("POD_NAME").ok().or_else(|| Some(config.instance_id.clone())),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            clusters: ClusterDescriber::start(aws.clone()),
+            client,
+            aws,
+            metrics,
+            config,
+            failures: Mutex::new(HashMap::new()),
+            task_definitions_in_use: RwLock::new(BTreeSet::new()),
+        }
+    }
+
+    /// Publishes a Kubernetes Event on `obj`. Failing to publish is logged, never fatal.
+    pub async fn event<K>(&self, obj: &K, type_: EventType, reason: &str, action: &str, note: String)
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        let event = Event { type_, reason: reason.into(), note: Some(note), action: action.into(), secondary: None };
+        if let Err(e) = self.recorder.publish(&event, &obj.object_ref(&())).await {
+            tracing::warn!(error = %e, reason, "could not publish event");
+        }
+    }
+
+    /// The requeue after a successful reconcile: the resync period, spread by up to
+    /// 10% per object so that objects do not all resync at once.
+    pub fn resync<K: Resource>(&self, obj: &K) -> Action {
+        let spread = obj.meta().uid.as_deref().map(|u| u.bytes().map(u64::from).sum::<u64>() % 100).unwrap_or(0);
+        let base = self.config.resync;
+        Action::requeue(base + base.mul_f64(spread as f64 / 1000.0))
+    }
+
+    /// Records the end of a reconcile in the metrics and resets the backoff.
+    pub fn finished<K: Resource>(&self, kind: &'static str, obj: &K, started: Instant, ok: bool) {
+        self.metrics.reconcile_duration.get_or_create(&KindLabels { kind }).observe(started.elapsed().as_secs_f64());
+        let result = if ok { "success" } else { "error" };
+        self.metrics.reconciles.get_or_create(&ReconcileLabels { kind, result }).inc();
+        if ok && let Ok(mut failures) = self.failures.lock() {
+            failures.remove(&key(kind, obj));
+        }
+    }
+
+    /// The error policy: waits retry every 15 s, other errors back off per object.
+    pub fn error_action<K: Resource>(&self, kind: &'static str, obj: &K, err: &ReconcileError) -> Action {
+        if err.is_wait() {
+            self.metrics.reconciles.get_or_create(&ReconcileLabels { kind, result: "requeue" }).inc();
+            return Action::requeue(Duration::from_secs(15));
+        }
+        self.metrics.reconciles.get_or_create(&ReconcileLabels { kind, result: "error" }).inc();
+        let count = match self.failures.lock() {
+            Ok(mut failures) => {
+                let n = failures.entry(key(kind, obj)).or_insert(0);
+                *n = n.saturating_add(1);
+                *n
+            }
+            Err(_) => 1,
+        };
+        tracing::warn!(kind, name = %obj.name_any(), error = %err, retry_in = ?backoff(count), "reconcile failed");
+        Action::requeue(backoff(count))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_from_five_seconds_to_five_minutes() {
+        assert_eq!(backoff(1), Duration::from_secs(5));
+        assert_eq!(backoff(2), Duration::from_secs(10));
+        assert_eq!(backoff(4), Duration::from_secs(40));
+        assert_eq!(backoff(7), Duration::from_secs(300));
+        assert_eq!(backoff(100), Duration::from_secs(300));
+    }
+}

@@ -1,0 +1,89 @@
+//! The controllers: kube-runtime `Controller`s that wire watches, finalizers,
+//! status patches, Events, error policy and requeues around the pure core.
+
+pub mod cluster;
+pub mod context;
+pub mod error;
+pub mod status;
+pub mod task_definition;
+
+pub use context::{Context, ControllerConfig};
+pub use error::ReconcileError;
+
+use futures::StreamExt;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, predicates, watcher};
+use kube::{Api, Resource};
+use serde::de::DeserializeOwned;
+use std::fmt::Debug;
+use std::future::Future;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+/// Which namespaces to watch: all, or the listed ones.
+#[derive(Debug, Clone)]
+pub enum Namespaces {
+    All,
+    Only(Vec<String>),
+}
+
+impl Namespaces {
+    /// One `Api` per watched namespace.
+    pub fn apis<K>(&self, client: &kube::Client) -> Vec<Api<K>>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        match self {
+            Self::All => vec![Api::all(client.clone())],
+            Self::Only(list) => list.iter().map(|ns| Api::namespaced(client.clone(), ns)).collect(),
+        }
+    }
+}
+
+// Reconcile on spec changes, deletion and finalizer changes, not on our own status
+// writes (those would double every reconcile and its AWS reads).
+fn relevant_change<K: Resource>(obj: &K) -> Option<u64> {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    predicates::generation(obj).hash(&mut hasher);
+    obj.meta().deletion_timestamp.is_some().hash(&mut hasher);
+    predicates::finalizers(obj).hash(&mut hasher);
+    // Annotations can carry a request to reconcile now (`ecs.operator.dev/reconcile-at`).
+    obj.meta().annotations.hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+/// A watch on `apis` filtered to relevant changes, with the store it fills.
+pub fn watch<K>(
+    apis: Vec<Api<K>>,
+) -> (Store<K>, impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = reflector::store::<K>();
+    let streams = apis.into_iter().map(|api| watcher(api, watcher::Config::default()).default_backoff().boxed());
+    let stream = futures::stream::select_all(streams)
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(relevant_change, Default::default());
+    (reader, stream)
+}
+
+/// Runs one controller until shutdown.
+pub async fn run_controller<K, R, RFut>(apis: Vec<Api<K>>, ctx: Arc<Context>, kind: &'static str, reconcile: R)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    R: FnMut(Arc<K>, Arc<Context>) -> RFut + Send + 'static,
+    RFut: Future<Output = Result<Action, ReconcileError>> + Send + 'static,
+{
+    let (reader, stream) = watch(apis);
+    Controller::for_stream(stream, reader)
+        .shutdown_on_signal()
+        .run(reconcile, move |obj, err, ctx| ctx.error_action(kind, obj.as_ref(), err), ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(kind, error = %e, "reconcile did not succeed");
+            }
+        })
+        .await;
+}

@@ -1,0 +1,246 @@
+//! The TaskDefinition controller.
+
+use super::status::apply_status;
+use super::{Context, ReconcileError};
+use crate::aws::{AwsError, ecs_task_definition as ecs_td};
+use crate::core::conditions;
+use crate::core::ownership::{self, Decision, Owner};
+use crate::core::task_definition::{self as core, Outcome, SPEC_HASH_TAG};
+use crate::core::task_definition_request::register_request;
+use crate::crd::TaskDefinition;
+use crate::crd::common::condition::SYNCED;
+use crate::crd::common::{DeletionPolicy, FINALIZER};
+use crate::crd::task_definition::KeptRevision;
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::{Api, ResourceExt};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const KIND: &str = "TaskDefinition";
+const PERMANENT_ERROR_RETRY: Duration = Duration::from_secs(600);
+
+/// Reconciles one TaskDefinition object.
+pub async fn reconcile(obj: Arc<TaskDefinition>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let started = Instant::now();
+    let namespace = obj.namespace().ok_or_else(|| ReconcileError::NoNamespace(obj.name_any()))?;
+    let api: Api<TaskDefinition> = Api::namespaced(ctx.client.clone(), &namespace);
+    let result = finalizer(&api, FINALIZER, obj.clone(), |event| async {
+        match event {
+            FinalizerEvent::Apply(o) => apply(&api, &o, &ctx).await,
+            FinalizerEvent::Cleanup(o) => cleanup(&o, &ctx).await,
+        }
+    })
+    .await
+    .map_err(ReconcileError::from);
+    ctx.finished(KIND, obj.as_ref(), started, result.is_ok());
+    result
+}
+
+struct Target {
+    family: String,
+    region: String,
+    owner: Owner,
+}
+
+fn target(obj: &TaskDefinition, ctx: &Context) -> Target {
+    Target {
+        family: core::family(&obj.name_any(), &obj.spec),
+        region: ctx.aws.region_for(obj.spec.region.as_deref()),
+        owner: Owner::new(&obj.namespace().unwrap_or_default(), KIND, &obj.name_any(), &ctx.config.instance_id),
+    }
+}
+
+fn is_new_problem(obj: &TaskDefinition, message: &str) -> bool {
+    obj.status.as_ref().and_then(|s| conditions::find(&s.conditions, SYNCED)).is_none_or(|c| c.message != message)
+}
+
+struct Current {
+    arn: String,
+    revision: i32,
+    hash: String,
+}
+
+async fn write_status(
+    api: &Api<TaskDefinition>,
+    obj: &TaskDefinition,
+    t: &Target,
+    current: Option<&Current>,
+    kept: Vec<KeptRevision>,
+    outcome: &Outcome,
+) -> Result<(), ReconcileError> {
+    let status = core::status(
+        obj.status.as_ref(),
+        obj.metadata.generation,
+        &t.family,
+        &t.region,
+        current.map(|c| (c.arn.as_str(), c.revision, c.hash.as_str())),
+        kept,
+        outcome,
+        Timestamp::now(),
+    );
+    apply_status(api, &obj.name_any(), obj.status.as_ref(), &status).await?;
+    Ok(())
+}
+
+fn previous_kept(obj: &TaskDefinition) -> Vec<KeptRevision> {
+    obj.status.as_ref().map(|s| s.revisions.clone()).unwrap_or_default()
+}
+
+async fn report_aws_error(
+    api: &Api<TaskDefinition>,
+    obj: &TaskDefinition,
+    t: &Target,
+    ctx: &Context,
+    err: AwsError,
+) -> Result<Action, ReconcileError> {
+    let message = err.to_string();
+    if is_new_problem(obj, &message) {
+        ctx.event(obj, EventType::Warning, "AwsError", "Reconcile", message.clone()).await;
+    }
+    write_status(api, obj, t, None, previous_kept(obj), &Outcome::AwsError(message)).await?;
+    if err.is_retryable() { Err(err.into()) } else { Ok(Action::requeue(PERMANENT_ERROR_RETRY)) }
+}
+
+async fn apply(api: &Api<TaskDefinition>, obj: &TaskDefinition, ctx: &Context) -> Result<Action, ReconcileError> {
+    let t = target(obj, ctx);
+    let problems = core::validate(&obj.name_any(), &obj.spec);
+    if !problems.is_empty() {
+        let message = format!("invalid spec: {}", problems.join("; "));
+        if is_new_problem(obj, &message) {
+            ctx.event(obj, EventType::Warning, "InvalidSpec", "Validate", message.clone()).await;
+        }
+        write_status(api, obj, &t, None, previous_kept(obj), &Outcome::Invalid(message)).await?;
+        return Ok(Action::await_change());
+    }
+    let hash = core::spec_hash(&obj.name_any(), &obj.spec);
+    let ecs = ctx.aws.ecs(&t.region);
+    let active = match ecs_td::list_active_revisions(&ecs, &t.family).await {
+        Ok(a) => a,
+        Err(e) => return report_aws_error(api, obj, &t, ctx, e).await,
+    };
+    let previous = obj.status.as_ref();
+    let mut kept: Vec<KeptRevision> = previous_kept(obj).into_iter().filter(|k| active.contains(&k.arn)).collect();
+
+    // The current revision: still ACTIVE and registered from this very spec?
+    let mut current = previous.and_then(|s| match (&s.arn, s.revision, &s.spec_hash) {
+        (Some(arn), Some(revision), Some(h)) if *h == hash && active.contains(arn) => {
+            Some(Current { arn: arn.clone(), revision, hash: h.clone() })
+        }
+        _ => None,
+    });
+
+    if current.is_none() {
+        // Before registering, look at the newest ACTIVE revision we do not know of:
+        // it may be ours from a reconcile that crashed before writing status (then
+        // reuse it), or someone else's family (then it is a conflict).
+        let known = |arn: &String| kept.iter().any(|k| &k.arn == arn);
+        if let Some(newest) = active.iter().find(|a| !known(a)) {
+            let described = match ecs_td::describe_revision(&ecs, newest).await {
+                Ok(d) => d,
+                Err(e) => return report_aws_error(api, obj, &t, ctx, e).await,
+            };
+            if let Some(rev) = described {
+                let resource = format!("task definition family {} in {}", t.family, t.region);
+                match ownership::decide(&ownership::ownership(&rev.tags, &t.owner), obj.spec.adoption_policy, &resource)
+                {
+                    Decision::Manage => {
+                        kept.push(KeptRevision { revision: rev.revision, arn: rev.arn.clone() });
+                        if rev.tags.get(SPEC_HASH_TAG) == Some(&hash) {
+                            current = Some(Current { arn: rev.arn, revision: rev.revision, hash: hash.clone() });
+                        }
+                    }
+                    Decision::Adopt => {
+                        if previous.and_then(|s| s.arn.as_ref()).is_none() {
+                            ctx.event(
+                                obj,
+                                EventType::Normal,
+                                "Adopted",
+                                "Adopt",
+                                format!("registering new revisions into existing {resource}"),
+                            )
+                            .await;
+                        }
+                    }
+                    Decision::Conflict(message) if previous.and_then(|s| s.arn.as_ref()).is_none() => {
+                        if is_new_problem(obj, &message) {
+                            ctx.event(obj, EventType::Warning, "Conflict", "Reconcile", message.clone()).await;
+                        }
+                        write_status(api, obj, &t, None, kept, &Outcome::Conflict(message)).await?;
+                        return Ok(ctx.resync(obj));
+                    }
+                    // Someone registered a revision into a family we already manage:
+                    // theirs is left alone; ours continue.
+                    Decision::Conflict(_) => {}
+                }
+            }
+        }
+    }
+
+    if current.is_none() {
+        let mut tags = obj.spec.tags.clone();
+        tags.extend(t.owner.tags());
+        let request = register_request(&obj.name_any(), &obj.spec, &tags, &hash)?;
+        let (arn, revision) = match ecs_td::register(&ecs, request).await {
+            Ok(r) => r,
+            Err(e) => return report_aws_error(api, obj, &t, ctx, e).await,
+        };
+        ctx.event(obj, EventType::Normal, "Registered", "Register", format!("registered {arn}")).await;
+        kept.push(KeptRevision { revision, arn: arn.clone() });
+        current = Some(Current { arn, revision, hash: hash.clone() });
+    }
+
+    let in_use = ctx.task_definitions_in_use.read().map(|s| s.clone()).unwrap_or_default();
+    let limit = usize::try_from(obj.spec.revision_history_limit).unwrap_or(0);
+    let current_arn = current.as_ref().map(|c| c.arn.as_str());
+    for old in core::revisions_to_deregister(&kept, current_arn, limit, &in_use) {
+        if let Err(e) = ecs_td::deregister(&ecs, &old.arn).await {
+            return report_aws_error(api, obj, &t, ctx, e).await;
+        }
+        ctx.event(
+            obj,
+            EventType::Normal,
+            "Deregistered",
+            "Cleanup",
+            format!("deregistered {} (beyond revisionHistoryLimit {limit})", old.arn),
+        )
+        .await;
+        kept.retain(|k| k.arn != old.arn);
+    }
+    write_status(api, obj, &t, current.as_ref(), kept, &Outcome::Synced).await?;
+    Ok(ctx.resync(obj))
+}
+
+async fn cleanup(obj: &TaskDefinition, ctx: &Context) -> Result<Action, ReconcileError> {
+    let t = target(obj, ctx);
+    if obj.spec.deletion_policy == DeletionPolicy::Retain {
+        ctx.event(
+            obj,
+            EventType::Normal,
+            "Retained",
+            "Delete",
+            format!("left the revisions of {} ACTIVE (deletionPolicy: Retain)", t.family),
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    let ecs = ctx.aws.ecs(&t.region);
+    let active = ecs_td::list_active_revisions(&ecs, &t.family).await?;
+    let mut ours: Vec<String> = previous_kept(obj).into_iter().map(|k| k.arn).filter(|a| active.contains(a)).collect();
+    // Revisions registered by a reconcile whose status write was lost are ours too.
+    let unknown: Vec<&String> = active.iter().filter(|a| !ours.contains(a)).collect();
+    for arn in unknown {
+        if let Some(rev) = ecs_td::describe_revision(&ecs, arn).await?
+            && ownership::ownership(&rev.tags, &t.owner) == ownership::Ownership::Ours
+        {
+            ours.push(rev.arn);
+        }
+    }
+    for arn in ours {
+        ecs_td::deregister(&ecs, &arn).await?;
+        ctx.event(obj, EventType::Normal, "Deregistered", "Delete", format!("deregistered {arn}")).await;
+    }
+    Ok(Action::await_change())
+}

@@ -1,0 +1,9 @@
+//! The functional core: validation, translation of specs into AWS requests,
+//! diffing desired against observed state, and status computation. No I/O.
+
+pub mod cluster;
+pub mod conditions;
+pub mod ownership;
+pub mod tags;
+pub mod task_definition;
+pub mod task_definition_request;
