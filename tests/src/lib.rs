@@ -8,5 +8,8 @@ pub mod moto;
 pub mod operator;
 pub mod process;
 pub mod testbed;
+pub mod wait;
 
+pub use operator::OperatorProcess;
 pub use testbed::{TestBed, TestContext};
+pub use wait::eventually;

@@ -68,6 +68,35 @@ impl OperatorProcess {
     }
 }
 
+impl Drop for OperatorProcess {
+    fn drop(&mut self) {
+        // A failing test shows what the operator was doing.
+        if std::thread::panicking() {
+            eprintln!("---- ecs-operator log (last 60 lines) ----\n{}", self.log_tail(60));
+        }
+    }
+}
+
+impl OperatorProcess {
+    /// AWS operations that change something, counted by the operator since it started.
+    pub fn aws_writes(&self) -> Result<u64, TestBedError> {
+        Ok(sum_aws_requests(&self.metrics()?, is_write_operation))
+    }
+
+    /// Successful reconciles of `kind` since the operator started.
+    pub fn successful_reconciles(&self, kind: &str) -> Result<u64, TestBedError> {
+        let needle = format!("ecs_operator_reconciles_total{{kind=\"{kind}\",result=\"success\"}}");
+        Ok(self
+            .metrics()?
+            .lines()
+            .find(|l| l.starts_with(&needle))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(|v| v as u64)
+            .unwrap_or(0))
+    }
+}
+
 /// Sums the `ecs_operator_aws_requests_total` samples whose operation matches `pick`.
 pub fn sum_aws_requests(metrics: &str, pick: impl Fn(&str) -> bool) -> u64 {
     metrics

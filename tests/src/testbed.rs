@@ -245,6 +245,26 @@ impl TestContext {
         self.bed.kubectl(&["--namespace", &self.namespace, "apply", "-f", "-"], Some(yaml))
     }
 
+    /// Starts the operator for this test's namespace, with `extra` arguments.
+    pub fn start_operator(&self, extra: &[&str]) -> Result<crate::OperatorProcess, TestBedError> {
+        let log = self.bed.dir.join(format!("{}-operator.log", self.namespace));
+        crate::OperatorProcess::start(self.bed, &self.namespace, &log, extra)
+    }
+
+    /// kubectl output as text, failing with its stderr.
+    pub fn kubectl_ok(&self, args: &[&str]) -> Result<String, TestBedError> {
+        let out = self.kubectl(args)?;
+        check(&out, &format!("kubectl {}", args.join(" ")))?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// `kubectl apply` that must succeed.
+    pub fn apply_ok(&self, yaml: &str) -> Result<String, TestBedError> {
+        let out = self.apply(yaml)?;
+        check(&out, "kubectl apply")?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     /// A client that authenticates as the ServiceAccount `name` of the test's
     /// namespace, with a token from the TokenRequest API. The account is created.
     pub async fn service_account_client(&self, name: &str) -> Result<Client, TestBedError> {

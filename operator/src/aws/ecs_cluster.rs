@@ -254,3 +254,28 @@ pub async fn delete_capacity_provider(client: &Client, name: &str) -> Result<(),
         .map_err(|e| AwsError::from_sdk("DeleteCapacityProvider", e))?;
     Ok(())
 }
+
+/// How many services that are ACTIVE or DRAINING the cluster still has (the
+/// first page of up to 100 is enough to know whether deletion must wait).
+/// Listing, then describing, because ListServices may also return INACTIVE ones.
+pub async fn count_services(client: &Client, name: &str) -> Result<usize, AwsError> {
+    let arns = match client.list_services().cluster(name).max_results(100).send().await {
+        Ok(out) => out.service_arns().to_vec(),
+        Err(e) => {
+            let err = AwsError::from_sdk("ListServices", e);
+            return if err.code() == Some("ClusterNotFoundException") { Ok(0) } else { Err(err) };
+        }
+    };
+    let mut live = 0;
+    for chunk in arns.chunks(10) {
+        let out = client
+            .describe_services()
+            .cluster(name)
+            .set_services(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeServices", e))?;
+        live += out.services().iter().filter(|s| s.status() != Some("INACTIVE")).count();
+    }
+    Ok(live)
+}

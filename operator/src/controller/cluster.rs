@@ -252,10 +252,13 @@ async fn cleanup(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Act
             .await;
             return Ok(Action::await_change());
         }
-        if o.active_services > 0 {
+        // Listing, not activeServicesCount: the count lags behind, and draining
+        // services block deletion too.
+        let services = ecs_cluster::count_services(&ecs, &t.name).await?;
+        if services > 0 {
             let message = format!(
-                "ECS cluster {} still has {} active service(s); delete them first (deletion retries every 15s)",
-                t.name, o.active_services
+                "ECS cluster {} still has {services} active service(s); delete them first (deletion retries every 15s)",
+                t.name
             );
             return blocked(api, obj, &t, ctx, observed.as_ref(), message).await;
         }

@@ -1,0 +1,277 @@
+//! The Cluster controller against a real apiserver and moto.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use ecs_operator::core::conditions;
+use ecs_operator::crd::Cluster;
+use ecs_operator_tests::{TestContext, eventually};
+use kube::Api;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn manifest(name: &str, ecs_name: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: ecs.operator.dev/v1alpha1
+kind: Cluster
+metadata: {{name: {name}}}
+spec:
+  clusterName: {ecs_name}
+  containerInsights: enabled
+  capacityProviders: [FARGATE, FARGATE_SPOT]
+  defaultCapacityProviderStrategy:
+    - {{capacityProvider: FARGATE, base: 1, weight: 1}}
+    - {{capacityProvider: FARGATE_SPOT, weight: 3}}
+  tags: {{team: shop, env: test}}
+{extra}"
+    )
+}
+
+async fn describe(ctx: &TestContext, name: &str) -> Option<aws_sdk_ecs::types::Cluster> {
+    let ecs = aws_sdk_ecs::Client::new(&ctx.aws);
+    let out = ecs
+        .describe_clusters()
+        .clusters(name)
+        .include(aws_sdk_ecs::types::ClusterField::Tags)
+        .include(aws_sdk_ecs::types::ClusterField::Settings)
+        .send()
+        .await
+        .unwrap();
+    out.clusters().iter().find(|c| c.status() == Some("ACTIVE")).cloned()
+}
+
+fn tags_of(c: &aws_sdk_ecs::types::Cluster) -> BTreeMap<String, String> {
+    c.tags().iter().map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string())).collect()
+}
+
+fn condition(obj: &Cluster, type_: &str) -> Option<(String, String, String, Option<i64>)> {
+    let c = conditions::find(&obj.status.as_ref()?.conditions, type_)?;
+    Some((c.status.clone(), c.reason.clone(), c.message.clone(), c.observed_generation))
+}
+
+#[tokio::test]
+async fn creates_reports_updates_and_then_writes_nothing() {
+    let ctx = TestContext::new("cluster-lifecycle").await.unwrap();
+    let op = ctx.start_operator(&["--resync-seconds", "5"]).unwrap();
+    let ecs_name = format!("{}-web", ctx.prefix);
+    ctx.apply_ok(&manifest("web", &ecs_name, "")).unwrap();
+
+    // `kubectl wait` on the Ready condition works as users expect.
+    ctx.kubectl_ok(&["wait", "--for=condition=Ready", "--timeout=60s", "ecscluster/web"]).unwrap();
+    let api: Api<Cluster> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    let obj = api.get("web").await.unwrap();
+    let status = obj.status.clone().unwrap();
+    assert_eq!(status.observed_generation, Some(1));
+    assert_eq!(status.ecs_status.as_deref(), Some("ACTIVE"));
+    assert!(status.arn.as_deref().unwrap().ends_with(&format!("cluster/{ecs_name}")));
+    assert_eq!(condition(&obj, "Ready").unwrap().3, Some(1), "conditions carry observedGeneration");
+    assert_eq!(condition(&obj, "Synced").unwrap().0, "True");
+
+    let cluster = describe(&ctx, &ecs_name).await.expect("ECS cluster exists");
+    let tags = tags_of(&cluster);
+    assert_eq!(tags.get("team").map(String::as_str), Some("shop"));
+    assert_eq!(
+        tags.get("ecs.operator.dev/owner").map(String::as_str),
+        Some(format!("{}/Cluster/web", ctx.namespace).as_str())
+    );
+    let mut providers = cluster.capacity_providers().to_vec();
+    providers.sort();
+    assert_eq!(providers, vec!["FARGATE", "FARGATE_SPOT"]);
+    assert_eq!(cluster.settings()[0].value(), Some("enabled"));
+
+    // Printer columns show through kubectl.
+    let table = ctx.kubectl_ok(&["get", "ecscluster", "web"]).unwrap();
+    assert!(table.contains("READY") && table.contains("ECS STATUS") && table.contains("ACTIVE"), "{table}");
+
+    // Re-applying the same manifest and two more resyncs: zero AWS writes.
+    let writes = op.aws_writes().unwrap();
+    let reconciles = op.successful_reconciles("Cluster").unwrap();
+    ctx.apply_ok(&manifest("web", &ecs_name, "")).unwrap();
+    eventually(Duration::from_secs(30), "two more Cluster resyncs", || async {
+        let now = op.successful_reconciles("Cluster").map_err(|e| e.to_string())?;
+        if now >= reconciles + 2 { Ok(()) } else { Err(format!("{now} reconciles")) }
+    })
+    .await;
+    assert_eq!(op.aws_writes().unwrap(), writes, "an unchanged spec must cause no AWS write");
+
+    // An update: new tags and Container Insights off.
+    let updated = manifest("web", &ecs_name, "")
+        .replace("containerInsights: enabled", "containerInsights: disabled")
+        .replace("env: test", "env: prod");
+    ctx.apply_ok(&updated).unwrap();
+    eventually(WAIT, "generation 2 to be Ready", || async {
+        let o = api.get("web").await.map_err(|e| e.to_string())?;
+        match condition(&o, "Ready") {
+            Some((s, _, _, Some(2))) if s == "True" => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    let cluster = describe(&ctx, &ecs_name).await.unwrap();
+    assert_eq!(tags_of(&cluster).get("env").map(String::as_str), Some("prod"));
+    assert_eq!(cluster.settings()[0].value(), Some("disabled"));
+
+    // Events tell what the operator changed.
+    let events = ctx
+        .kubectl_ok(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=web",
+            "-o",
+            "jsonpath={.items[*].reason}",
+        ])
+        .unwrap();
+    assert!(events.contains("Created") && events.contains("Updated"), "events: {events}");
+}
+
+#[tokio::test]
+async fn drift_made_in_aws_is_repaired_within_the_resync_period() {
+    let ctx = TestContext::new("cluster-drift").await.unwrap();
+    let _op = ctx.start_operator(&["--resync-seconds", "5"]).unwrap();
+    let ecs_name = format!("{}-drift", ctx.prefix);
+    ctx.apply_ok(&manifest("drift", &ecs_name, "")).unwrap();
+    ctx.kubectl_ok(&["wait", "--for=condition=Ready", "--timeout=60s", "ecscluster/drift"]).unwrap();
+
+    // Someone changes the cluster behind the operator's back.
+    let ecs = aws_sdk_ecs::Client::new(&ctx.aws);
+    let arn = describe(&ctx, &ecs_name).await.unwrap().cluster_arn().unwrap().to_string();
+    ecs.untag_resource().resource_arn(&arn).tag_keys("team").send().await.unwrap();
+    ecs.put_cluster_capacity_providers()
+        .cluster(&ecs_name)
+        .capacity_providers("FARGATE")
+        .default_capacity_provider_strategy(
+            aws_sdk_ecs::types::CapacityProviderStrategyItem::builder()
+                .capacity_provider("FARGATE")
+                .weight(1)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    eventually(Duration::from_secs(30), "the drift to be repaired", || async {
+        let c = describe(&ctx, &ecs_name).await.ok_or("cluster gone")?;
+        let tags = tags_of(&c);
+        if tags.get("team").map(String::as_str) == Some("shop") && c.capacity_providers().len() == 2 {
+            Ok(())
+        } else {
+            Err(format!("tags {tags:?}, providers {:?}", c.capacity_providers()))
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_cluster_it_does_not_own_is_a_conflict_until_adopted() {
+    let ctx = TestContext::new("cluster-conflict").await.unwrap();
+    let _op = ctx.start_operator(&[]).unwrap();
+    let ecs_name = format!("{}-taken", ctx.prefix);
+    let ecs = aws_sdk_ecs::Client::new(&ctx.aws);
+    ecs.create_cluster()
+        .cluster_name(&ecs_name)
+        .tags(aws_sdk_ecs::types::Tag::builder().key("made-by").value("hand").build())
+        .send()
+        .await
+        .unwrap();
+
+    ctx.apply_ok(&manifest("taken", &ecs_name, "")).unwrap();
+    let api: Api<Cluster> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    let (_, reason, message, _) = eventually(WAIT, "a Conflict condition", || async {
+        let o = api.get("taken").await.map_err(|e| e.to_string())?;
+        match condition(&o, "Synced") {
+            Some(c) if c.1 == "Conflict" => Ok(c),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert_eq!(reason, "Conflict");
+    assert!(message.contains(&ecs_name) && message.contains("adoptionPolicy"), "{message}");
+    let untouched = describe(&ctx, &ecs_name).await.unwrap();
+    assert_eq!(tags_of(&untouched).len(), 1, "an unowned cluster is never modified");
+    assert!(untouched.capacity_providers().is_empty());
+
+    // Opting in adopts it: owner tags are added and the spec applied.
+    ctx.apply_ok(&manifest("taken", &ecs_name, "  adoptionPolicy: AdoptUnowned\n")).unwrap();
+    ctx.kubectl_ok(&["wait", "--for=condition=Ready", "--timeout=60s", "ecscluster/taken"]).unwrap();
+    let adopted = describe(&ctx, &ecs_name).await.unwrap();
+    assert!(tags_of(&adopted).contains_key("ecs.operator.dev/owner"));
+    assert_eq!(adopted.capacity_providers().len(), 2);
+}
+
+#[tokio::test]
+async fn delete_removes_the_cluster_after_its_services_and_retain_keeps_it() {
+    let ctx = TestContext::new("cluster-delete").await.unwrap();
+    let _op = ctx.start_operator(&[]).unwrap();
+    let gone = format!("{}-gone", ctx.prefix);
+    let kept = format!("{}-kept", ctx.prefix);
+    ctx.apply_ok(&manifest("gone", &gone, "")).unwrap();
+    ctx.apply_ok(&manifest("kept", &kept, "  deletionPolicy: Retain\n")).unwrap();
+    ctx.kubectl_ok(&["wait", "--for=condition=Ready", "--timeout=60s", "ecscluster/gone", "ecscluster/kept"]).unwrap();
+
+    // A service still runs in the cluster: ECS would refuse the delete (moto does
+    // not), so the operator waits and says why.
+    let ecs = aws_sdk_ecs::Client::new(&ctx.aws);
+    let family = format!("{}-svc", ctx.prefix);
+    ecs.register_task_definition()
+        .family(&family)
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder().name("app").image("nginx").memory(128).build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ecs.create_service()
+        .cluster(&gone)
+        .service_name("blocker")
+        .task_definition(&family)
+        .desired_count(1)
+        .send()
+        .await
+        .unwrap();
+    ctx.kubectl_ok(&["delete", "ecscluster/gone", "--wait=false"]).unwrap();
+    let api: Api<Cluster> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    let message = eventually(WAIT, "DeletionBlocked", || async {
+        let o = api.get("gone").await.map_err(|e| e.to_string())?;
+        match condition(&o, "Synced") {
+            Some(c) if c.1 == "DeletionBlocked" => Ok(c.2),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert!(message.contains("active service"), "{message}");
+    assert!(describe(&ctx, &gone).await.is_some());
+
+    ecs.delete_service().cluster(&gone).service("blocker").force(true).send().await.unwrap();
+    ctx.kubectl_ok(&["wait", "--for=delete", "--timeout=60s", "ecscluster/gone"]).unwrap();
+    assert!(describe(&ctx, &gone).await.is_none(), "the ECS cluster is deleted");
+
+    ctx.kubectl_ok(&["delete", "ecscluster/kept", "--timeout=60s"]).unwrap();
+    assert!(describe(&ctx, &kept).await.is_some(), "Retain leaves the ECS cluster");
+}
+
+#[tokio::test]
+async fn an_invalid_spec_is_reported_without_any_aws_call() {
+    let ctx = TestContext::new("cluster-invalid").await.unwrap();
+    let op = ctx.start_operator(&[]).unwrap();
+    let ecs_name = format!("{}-bad", ctx.prefix);
+    let bad = manifest("bad", &ecs_name, "").replace("env: test", "ecs.operator.dev/owner: me");
+    ctx.apply_ok(&bad).unwrap();
+    let api: Api<Cluster> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    let message = eventually(WAIT, "an Invalid condition", || async {
+        let o = api.get("bad").await.map_err(|e| e.to_string())?;
+        match condition(&o, "Ready") {
+            Some(c) if c.1 == "Invalid" => Ok(c.2),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert!(message.contains("reserved prefix"), "{message}");
+    let metrics = op.metrics().unwrap();
+    assert_eq!(ecs_operator_tests::operator::sum_aws_requests(&metrics, |_| true), 0, "no AWS call at all");
+    assert!(describe(&ctx, &ecs_name).await.is_none());
+    // The object is intact: nothing the user wrote was lost.
+    let spec = api.get("bad").await.unwrap().spec;
+    assert_eq!(spec.tags.get("ecs.operator.dev/owner").map(String::as_str), Some("me"));
+}
