@@ -22,6 +22,17 @@ impl OperatorProcess {
     /// Starts the operator against the test bed, watching `namespace` only, with
     /// its log at `log`. `extra` adds command-line arguments.
     pub fn start(bed: &TestBed, namespace: &str, log: &Path, extra: &[&str]) -> Result<Self, TestBedError> {
+        Self::start_with_kubeconfig(bed, &bed.control_plane.kubeconfig, namespace, log, extra)
+    }
+
+    /// Like `start`, authenticating with `kubeconfig` (for example a ServiceAccount's).
+    pub fn start_with_kubeconfig(
+        bed: &TestBed,
+        kubeconfig: &Path,
+        namespace: &str,
+        log: &Path,
+        extra: &[&str],
+    ) -> Result<Self, TestBedError> {
         let metrics_port = free_port()?;
         let health_port = free_port()?;
         let mut cmd = Command::new(operator_bin()?);
@@ -33,7 +44,7 @@ impl OperatorProcess {
             .arg("--health-address")
             .arg(format!("127.0.0.1:{health_port}"))
             .args(extra)
-            .env("KUBECONFIG", &bed.control_plane.kubeconfig)
+            .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,ecs_operator=debug")
             .envs(bed.moto.client_env());
         let mut process = ServerProcess::start("ecs-operator", cmd, log)

@@ -66,15 +66,17 @@ fn install_exit_hook() {
 }
 
 #[allow(unsafe_code)]
-fn set_parent_death_signal(command: &mut Command) {
+fn set_parent_death_signal(command: &mut Command, own_process_group: bool) {
     use std::os::unix::process::CommandExt;
     // SAFETY: prctl and setpgid are async-signal-safe and touch only the child.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            // Own process group, so a Ctrl-C in the terminal reaches only us and we
-            // stop children in order.
-            libc::setpgid(0, 0);
+            // Servers get their own process group, so a Ctrl-C in the terminal
+            // reaches only the foreground program, which stops them in order.
+            if own_process_group {
+                libc::setpgid(0, 0);
+            }
             Ok(())
         });
     }
@@ -146,11 +148,23 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `command` with stdout and stderr appended to `log`.
     pub fn start(name: &str, mut command: Command, log: &Path) -> Result<Self, ProcessError> {
-        install_exit_hook();
         let out = File::create(log).map_err(|source| ProcessError::Log { path: log.into(), source })?;
         let err = out.try_clone().map_err(|source| ProcessError::Log { path: log.into(), source })?;
         command.stdin(Stdio::null()).stdout(out).stderr(err);
-        set_parent_death_signal(&mut command);
+        set_parent_death_signal(&mut command, true);
+        Self::spawn(name, command, log)
+    }
+
+    /// Starts `command` in the foreground: its output goes to this terminal and a
+    /// Ctrl-C reaches it directly.
+    pub fn start_in_foreground(name: &str, mut command: Command) -> Result<Self, ProcessError> {
+        command.stdin(Stdio::null());
+        set_parent_death_signal(&mut command, false);
+        Self::spawn(name, command, Path::new("/dev/null"))
+    }
+
+    fn spawn(name: &str, command: Command, log: &Path) -> Result<Self, ProcessError> {
+        install_exit_hook();
         let (reply_tx, reply_rx) = mpsc::channel();
         spawner()
             .lock()

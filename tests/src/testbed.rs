@@ -274,17 +274,38 @@ impl TestContext {
             ..Default::default()
         };
         accounts.create(&PostParams::default(), &account).await?;
+        let token = self.token_for(name).await?;
+        let mut config = self.bed.admin_config().await?;
+        config.auth_info = AuthInfo { token: Some(token.into()), ..Default::default() };
+        Ok(Client::try_from(config)?)
+    }
+
+    /// A token for the existing ServiceAccount `name`, from the TokenRequest API.
+    pub async fn token_for(&self, name: &str) -> Result<String, TestBedError> {
+        let accounts: Api<ServiceAccount> = Api::namespaced(self.client.clone(), &self.namespace);
         let request = TokenRequest {
             spec: TokenRequestSpec { audiences: vec![], expiration_seconds: Some(3600), ..Default::default() },
             ..Default::default()
         };
         let token = accounts.create_token_request(name, &PostParams::default(), &request).await?;
-        let token = token
-            .status
-            .map(|s| s.token)
-            .ok_or_else(|| TestBedError::Setup("TokenRequest returned no token".into()))?;
-        let mut config = self.bed.admin_config().await?;
-        config.auth_info = AuthInfo { token: Some(token.into()), ..Default::default() };
-        Ok(Client::try_from(config)?)
+        token.status.map(|s| s.token).ok_or_else(|| TestBedError::Setup("TokenRequest returned no token".into()))
+    }
+
+    /// A kubeconfig file that authenticates as the existing ServiceAccount `name`.
+    pub async fn service_account_kubeconfig(&self, name: &str) -> Result<PathBuf, TestBedError> {
+        use base64::Engine;
+        let token = self.token_for(name).await?;
+        let ca = base64::engine::general_purpose::STANDARD.encode(&self.bed.control_plane.certs.ca_pem);
+        let path = self.bed.dir.join(format!("{}-{name}.kubeconfig", self.namespace));
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: testbed\n  cluster:\n    server: {}\n    certificate-authority-data: {ca}\n\
+                 users:\n- name: sa\n  user:\n    token: {token}\ncontexts:\n- name: sa\n  context: {{cluster: testbed, user: sa, namespace: {}}}\n\
+                 current-context: sa\n",
+                self.bed.control_plane.url, self.namespace
+            ),
+        )?;
+        Ok(path)
     }
 }
