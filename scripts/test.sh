@@ -31,5 +31,12 @@ fi
 
 say "unit and integration tests (real kube-apiserver, etcd and moto on loopback)"
 export ECS_OPERATOR_BIN="$CARGO_TARGET_DIR/debug/ecs-operator"
-cargo test --workspace --locked --no-fail-fast "$@"
-say "all checks passed in $((SECONDS - start))s"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
+say "finished in $((SECONDS - start))s"
+# One closing line for the whole run, summed over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+exit "$status"
