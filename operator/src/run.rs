@@ -4,7 +4,7 @@
 use crate::aws::AwsClients;
 use crate::cli::{LogFormat, RunArgs};
 use crate::controller::{self, Context, ControllerConfig, Namespaces};
-use crate::crd::{Cluster, TaskDefinition};
+use crate::crd::{Cluster, Service, TaskDefinition};
 use crate::metrics::Metrics;
 use crate::server::{self, Readiness};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -59,7 +59,7 @@ async fn shutdown_signal() {
 
 async fn wait_for_crds(client: &kube::Client, timeout: Duration) -> Result<(), RunError> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for name in [Cluster::crd_name(), TaskDefinition::crd_name()] {
+    for name in [Cluster::crd_name(), TaskDefinition::crd_name(), Service::crd_name()] {
         tracing::info!(crd = name, "waiting for CRD to be established");
         let established = await_condition(api.clone(), name, conditions::is_crd_established());
         match tokio::time::timeout(timeout, established).await {
@@ -114,6 +114,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
             "TaskDefinition",
             controller::task_definition::reconcile
         ),
+        controller::service::run(client.clone(), &namespaces, ctx.clone()),
     );
     readiness.set(false);
     let _ = stop_tx.send(true);

@@ -4,12 +4,15 @@
 use super::ReconcileError;
 use crate::aws::AwsClients;
 use crate::aws::cluster_describer::ClusterDescriber;
+use crate::aws::service_describer::ServiceDescriber;
+use crate::crd::Service;
 use crate::metrics::{KindLabels, Metrics, ReconcileLabels};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Settings of the controllers.
@@ -30,9 +33,10 @@ pub struct Context {
     pub config: ControllerConfig,
     recorder: Recorder,
     failures: Mutex<HashMap<String, u32>>,
-    /// Task definition ARNs that service deployments use: never deregistered by the
-    /// history cleanup. The Service controller keeps it current.
-    pub task_definitions_in_use: RwLock<BTreeSet<String>>,
+    pub services: ServiceDescriber,
+    /// The Service objects the Service controller watches (with their status):
+    /// the task definition revisions their deployments use are never deregistered.
+    pub service_store: OnceLock<Store<Service>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -57,6 +61,7 @@ impl Context {
             controller: "ecs-operator".into(),
             instance: std::env::var("POD_NAME").ok().or_else(|| Some(config.instance_id.clone())),
         };
+        let aws_for_services = aws.clone();
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             clusters: ClusterDescriber::start(aws.clone()),
@@ -65,8 +70,24 @@ impl Context {
             metrics,
             config,
             failures: Mutex::new(HashMap::new()),
-            task_definitions_in_use: RwLock::new(BTreeSet::new()),
+            services: ServiceDescriber::start(aws_for_services),
+            service_store: OnceLock::new(),
         }
+    }
+
+    /// Task definition ARNs that Services reference or that their deployments still
+    /// run. Waits until the Service watch has listed every Service once.
+    pub async fn task_definitions_in_use(&self) -> BTreeSet<String> {
+        let Some(store) = self.service_store.get() else { return BTreeSet::new() };
+        if store.wait_until_ready().await.is_err() {
+            return BTreeSet::new();
+        }
+        store
+            .state()
+            .iter()
+            .filter_map(|s| s.status.as_ref())
+            .flat_map(|s| s.deployments.iter().map(|d| d.task_definition.clone()).chain(s.task_definition_arn.clone()))
+            .collect()
     }
 
     /// Publishes a Kubernetes Event on `obj`. Failing to publish is logged, never fatal.

@@ -4,6 +4,9 @@
 pub mod cluster;
 pub mod context;
 pub mod error;
+pub mod service;
+pub mod service_autoscaling;
+pub mod service_lb;
 pub mod status;
 pub mod task_definition;
 

@@ -192,7 +192,7 @@ async fn apply(api: &Api<TaskDefinition>, obj: &TaskDefinition, ctx: &Context) -
         current = Some(Current { arn, revision, hash: hash.clone() });
     }
 
-    let in_use = ctx.task_definitions_in_use.read().map(|s| s.clone()).unwrap_or_default();
+    let in_use = ctx.task_definitions_in_use().await;
     let limit = usize::try_from(obj.spec.revision_history_limit).unwrap_or(0);
     let current_arn = current.as_ref().map(|c| c.arn.as_str());
     for old in core::revisions_to_deregister(&kept, current_arn, limit, &in_use) {

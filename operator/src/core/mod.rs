@@ -3,7 +3,10 @@
 
 pub mod cluster;
 pub mod conditions;
+pub mod load_balancer;
 pub mod ownership;
+pub mod service;
+pub mod service_status;
 pub mod tags;
 pub mod task_definition;
 pub mod task_definition_request;

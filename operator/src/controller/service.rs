@@ -1,0 +1,585 @@
+//! The Service controller.
+
+use super::service_lb::{self, LbError, LbTarget};
+use super::status::apply_status;
+use super::{Context, Namespaces, ReconcileError, service_autoscaling};
+use crate::aws::{AwsError, ecs_service};
+use crate::core::conditions;
+use crate::core::ownership::{self, Decision, Owner, Ownership};
+use crate::core::service::{self as core, ObservedService, Resolved, ServicePlan};
+use crate::core::service_status::{self, Outcome, StatusInputs};
+use crate::core::tags;
+use crate::crd::common::condition::{READY, SYNCED};
+use crate::crd::common::{DeletionPolicy, FINALIZER};
+use crate::crd::service::LoadBalancerStatus;
+use crate::crd::task_definition::NetworkMode;
+use crate::crd::{Cluster, Service, TaskDefinition};
+use futures::StreamExt;
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, ResourceExt};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const KIND: &str = "Service";
+const PERMANENT_ERROR_RETRY: Duration = Duration::from_secs(600);
+/// While a reference is missing or not ready; the watches usually wake us sooner.
+const WAITING_RETRY: Duration = Duration::from_secs(30);
+/// While a rollout is under way, look more often than the resync period.
+const ROLLOUT_POLL: Duration = Duration::from_secs(15);
+
+struct Target {
+    name: String,
+    owner: Owner,
+}
+
+fn target(obj: &Service, ctx: &Context) -> Target {
+    Target {
+        name: core::service_name(&obj.name_any(), &obj.spec),
+        owner: Owner::new(&obj.namespace().unwrap_or_default(), KIND, &obj.name_any(), &ctx.config.instance_id),
+    }
+}
+
+fn is_new_problem(obj: &Service, message: &str) -> bool {
+    obj.status.as_ref().and_then(|s| conditions::find(&s.conditions, SYNCED)).is_none_or(|c| c.message != message)
+}
+
+/// Runs the Service controller until shutdown. A change to a referenced
+/// TaskDefinition or Cluster (a new revision, becoming Ready) reconciles every
+/// Service that references it at once.
+pub async fn run(client: kube::Client, namespaces: &Namespaces, ctx: Arc<Context>) {
+    let (store, stream) = super::watch::<Service>(namespaces.apis(&client));
+    let _ = ctx.service_store.set(store.clone());
+    let td_stream = futures::stream::select_all(
+        namespaces
+            .apis::<TaskDefinition>(&client)
+            .into_iter()
+            .map(|api| watcher(api, watcher::Config::default()).default_backoff().touched_objects().boxed()),
+    );
+    let cluster_stream = futures::stream::select_all(
+        namespaces
+            .apis::<Cluster>(&client)
+            .into_iter()
+            .map(|api| watcher(api, watcher::Config::default()).default_backoff().touched_objects().boxed()),
+    );
+    let by_td = store.clone();
+    let by_cluster = store.clone();
+    Controller::for_stream(stream, store)
+        .watches_stream(td_stream, move |td: TaskDefinition| {
+            referencing(&by_td, &td, |s| s.spec.task_definition_ref.as_ref().map(|r| r.name.clone()))
+        })
+        .watches_stream(cluster_stream, move |c: Cluster| {
+            referencing(&by_cluster, &c, |s| s.spec.cluster_ref.as_ref().map(|r| r.name.clone()))
+        })
+        .shutdown_on_signal()
+        .run(reconcile, move |obj, err, ctx| ctx.error_action(KIND, obj.as_ref(), err), ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(kind = KIND, error = %e, "reconcile did not succeed");
+            }
+        })
+        .await;
+}
+
+fn referencing<K: ResourceExt>(
+    store: &Store<Service>,
+    obj: &K,
+    reference: impl Fn(&Service) -> Option<String>,
+) -> Vec<ObjectRef<Service>> {
+    let ns = obj.namespace();
+    let name = obj.name_any();
+    store
+        .state()
+        .iter()
+        .filter(|s| s.namespace() == ns && reference(s).as_deref() == Some(name.as_str()))
+        .map(|s| ObjectRef::from_obj(s.as_ref()))
+        .collect()
+}
+
+/// Reconciles one Service object.
+pub async fn reconcile(obj: Arc<Service>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let started = Instant::now();
+    let namespace = obj.namespace().ok_or_else(|| ReconcileError::NoNamespace(obj.name_any()))?;
+    let api: Api<Service> = Api::namespaced(ctx.client.clone(), &namespace);
+    let result = finalizer(&api, FINALIZER, obj.clone(), |event| async {
+        match event {
+            FinalizerEvent::Apply(o) => apply(&api, &o, &ctx).await,
+            FinalizerEvent::Cleanup(o) => cleanup(&api, &o, &ctx).await,
+        }
+    })
+    .await
+    .map_err(ReconcileError::from);
+    ctx.finished(KIND, obj.as_ref(), started, result.is_ok());
+    result
+}
+
+struct Report<'a> {
+    api: &'a Api<Service>,
+    obj: &'a Service,
+    region: String,
+    wanted_td: Option<String>,
+    load_balancer: Option<LoadBalancerStatus>,
+    last_event_time: Option<String>,
+    applied_hash: Option<String>,
+    autoscaling_id: Option<Option<String>>,
+}
+
+impl Report<'_> {
+    async fn write(&self, observed: Option<&ObservedService>, outcome: &Outcome) -> Result<(), ReconcileError> {
+        let autoscaling = self.obj.spec.autoscaling.as_ref().map(|a| (a.min_capacity, a.max_capacity));
+        let mut status = service_status::status(
+            self.obj.status.as_ref(),
+            observed,
+            outcome,
+            StatusInputs {
+                generation: self.obj.metadata.generation,
+                region: &self.region,
+                wanted_task_definition: self.wanted_td.as_deref(),
+                autoscaling,
+                load_balancer: self.load_balancer.clone(),
+                last_event_time: self.last_event_time.clone(),
+                now: Timestamp::now(),
+            },
+        );
+        if self.applied_hash.is_some() {
+            status.applied_config_hash = self.applied_hash.clone();
+        }
+        if let Some(id) = &self.autoscaling_id {
+            status.autoscaling_resource_id = id.clone();
+        }
+        apply_status(self.api, &self.obj.name_any(), self.obj.status.as_ref(), &status).await?;
+        Ok(())
+    }
+}
+
+async fn report_aws_error(
+    ctx: &Context,
+    r: &Report<'_>,
+    observed: Option<&ObservedService>,
+    err: AwsError,
+) -> Result<Action, ReconcileError> {
+    let message = err.to_string();
+    if is_new_problem(r.obj, &message) {
+        ctx.event(r.obj, EventType::Warning, "AwsError", "Reconcile", message.clone()).await;
+    }
+    r.write(observed, &Outcome::AwsError(message)).await?;
+    if err.is_retryable() { Err(err.into()) } else { Ok(Action::requeue(PERMANENT_ERROR_RETRY)) }
+}
+
+async fn report_problem(
+    ctx: &Context,
+    r: &Report<'_>,
+    observed: Option<&ObservedService>,
+    reason: &str,
+    outcome: Outcome,
+) -> Result<Action, ReconcileError> {
+    let message = match &outcome {
+        Outcome::Invalid(m) | Outcome::Conflict(m) | Outcome::Immutable(m) => m.clone(),
+        other => format!("{other:?}"),
+    };
+    if is_new_problem(r.obj, &message) {
+        ctx.event(r.obj, EventType::Warning, reason, "Reconcile", message).await;
+    }
+    r.write(observed, &outcome).await?;
+    Ok(match outcome {
+        Outcome::Invalid(_) => Action::await_change(),
+        _ => ctx.resync(r.obj),
+    })
+}
+
+/// Resolves the references; `Err(outcome)` is a waiting state.
+async fn resolve(obj: &Service, ctx: &Context) -> Result<Resolved, Outcome> {
+    let ns = obj.namespace().unwrap_or_default();
+    let waiting = |reason: &str, message: String| Outcome::Waiting(reason.to_string(), message);
+    let (cluster, cluster_region) = match (&obj.spec.cluster_ref, &obj.spec.cluster) {
+        (Some(r), _) => {
+            let api: Api<Cluster> = Api::namespaced(ctx.client.clone(), &ns);
+            let found = api
+                .get_opt(&r.name)
+                .await
+                .map_err(|e| waiting("WaitingForCluster", format!("cannot read Cluster {}: {e}", r.name)))?;
+            let Some(c) = found else {
+                return Err(waiting(
+                    "WaitingForCluster",
+                    format!("waiting for Cluster {} to exist in namespace {ns}", r.name),
+                ));
+            };
+            let status = c.status.clone().unwrap_or_default();
+            let ready = conditions::find(&status.conditions, READY);
+            match (&status.cluster_name, ready) {
+                (Some(name), Some(cond)) if cond.status == "True" => (name.clone(), status.region.clone()),
+                _ => {
+                    let why = ready.map(|c| c.message.clone()).unwrap_or_else(|| "not reconciled yet".into());
+                    return Err(waiting(
+                        "WaitingForCluster",
+                        format!("waiting for Cluster {} to be Ready: {why}", r.name),
+                    ));
+                }
+            }
+        }
+        (None, Some(external)) => (external.clone(), None),
+        (None, None) => return Err(Outcome::Invalid("set clusterRef or cluster".into())),
+    };
+    let (task_definition, awsvpc) = match (&obj.spec.task_definition_ref, &obj.spec.task_definition) {
+        (Some(r), _) => {
+            let api: Api<TaskDefinition> = Api::namespaced(ctx.client.clone(), &ns);
+            let found = api.get_opt(&r.name).await.map_err(|e| {
+                waiting("WaitingForTaskDefinition", format!("cannot read TaskDefinition {}: {e}", r.name))
+            })?;
+            let Some(td) = found else {
+                return Err(waiting(
+                    "WaitingForTaskDefinition",
+                    format!("waiting for TaskDefinition {} to exist in namespace {ns}", r.name),
+                ));
+            };
+            // The newest registered revision, even while a later spec is invalid:
+            // the service keeps running what last worked.
+            let Some(arn) = td.status.as_ref().and_then(|s| s.arn.clone()) else {
+                let why = td
+                    .status
+                    .as_ref()
+                    .and_then(|s| conditions::find(&s.conditions, READY))
+                    .map(|c| c.message.clone())
+                    .unwrap_or_else(|| "not reconciled yet".into());
+                return Err(waiting(
+                    "WaitingForTaskDefinition",
+                    format!("waiting for TaskDefinition {} to register a revision: {why}", r.name),
+                ));
+            };
+            (arn, td.spec.network_mode == Some(NetworkMode::Awsvpc))
+        }
+        (None, Some(external)) => (external.clone(), obj.spec.network_configuration.is_some()),
+        (None, None) => return Err(Outcome::Invalid("set taskDefinitionRef or taskDefinition".into())),
+    };
+    let region = ctx.aws.region_for(obj.spec.region.as_deref().or(cluster_region.as_deref()));
+    Ok(Resolved { cluster, task_definition, region, awsvpc })
+}
+
+fn client_token(obj: &Service) -> String {
+    // Unique per object and generation, at most 36 characters: a retried create
+    // after a crash is answered with the service the first one made.
+    let uid: String = obj.uid().unwrap_or_default().chars().filter(|c| *c != '-').take(28).collect();
+    format!("{uid}-{}", obj.metadata.generation.unwrap_or(0))
+}
+
+async fn apply(api: &Api<Service>, obj: &Service, ctx: &Context) -> Result<Action, ReconcileError> {
+    let t = target(obj, ctx);
+    let previous = obj.status.as_ref();
+    let mut r = Report {
+        api,
+        obj,
+        region: ctx.aws.region_for(obj.spec.region.as_deref()),
+        wanted_td: None,
+        load_balancer: None,
+        last_event_time: None,
+        applied_hash: None,
+        autoscaling_id: None,
+    };
+    let problems = core::validate(&obj.name_any(), &obj.spec);
+    if !problems.is_empty() {
+        return report_problem(
+            ctx,
+            &r,
+            None,
+            "InvalidSpec",
+            Outcome::Invalid(format!("invalid spec: {}", problems.join("; "))),
+        )
+        .await;
+    }
+    let resolved = match resolve(obj, ctx).await {
+        Ok(res) => res,
+        Err(Outcome::Invalid(m)) => return report_problem(ctx, &r, None, "InvalidSpec", Outcome::Invalid(m)).await,
+        Err(waiting) => {
+            r.write(None, &waiting).await?;
+            return Ok(Action::requeue(WAITING_RETRY));
+        }
+    };
+    r.region = resolved.region.clone();
+    r.wanted_td = Some(resolved.task_definition.clone());
+
+    let observed = match ctx.services.describe(&resolved.region, &resolved.cluster, &t.name).await {
+        Ok(o) => o.filter(ObservedService::exists),
+        Err(e) => return report_aws_error(ctx, &r, None, e).await,
+    };
+    if let Some(o) = &observed {
+        let resource = format!("ECS service {} in cluster {}", t.name, resolved.cluster);
+        match ownership::decide(&ownership::ownership(&o.tags, &t.owner), obj.spec.adoption_policy, &resource) {
+            Decision::Manage => {}
+            Decision::Adopt => {
+                ctx.event(obj, EventType::Normal, "Adopted", "Adopt", format!("adopted {resource}")).await
+            }
+            Decision::Conflict(m) => return report_problem(ctx, &r, None, "Conflict", Outcome::Conflict(m)).await,
+        }
+    }
+
+    let mut owner_and_user_tags = obj.spec.tags.clone();
+    owner_and_user_tags.extend(t.owner.tags());
+    let mut attachments = Vec::new();
+    if let Some(lb_spec) = &obj.spec.load_balancer {
+        let lb_target = LbTarget {
+            obj,
+            owner: &t.owner,
+            region: &resolved.region,
+            awsvpc: resolved.awsvpc,
+            tags: owner_and_user_tags.clone(),
+        };
+        match service_lb::ensure(ctx, &lb_target, lb_spec).await {
+            Ok(ensured) => {
+                attachments = ensured.attachments;
+                r.load_balancer = Some(ensured.status);
+            }
+            Err(LbError::Aws(e)) => return report_aws_error(ctx, &r, observed.as_ref(), e).await,
+            Err(LbError::Conflict(m)) => {
+                return report_problem(ctx, &r, observed.as_ref(), "Conflict", Outcome::Conflict(m)).await;
+            }
+            Err(LbError::Immutable(m)) => {
+                return report_problem(ctx, &r, observed.as_ref(), "ImmutableFieldChanged", Outcome::Immutable(m)).await;
+            }
+        }
+    }
+
+    let desired = core::desired(&obj.name_any(), &obj.spec, &resolved, &t.owner.tags(), attachments);
+    let hash = core::config_hash(&desired.config);
+    let config_changed = previous.and_then(|s| s.applied_config_hash.as_deref()) != Some(hash.as_str());
+    let ecs = ctx.aws.ecs(&resolved.region);
+    let mut current = observed.clone();
+    match core::plan(&desired, observed.as_ref(), config_changed) {
+        ServicePlan::Create => match ecs_service::create_service(&ecs, &desired, &client_token(obj)).await {
+            Ok(created) => {
+                ctx.event(
+                    obj,
+                    EventType::Normal,
+                    "Created",
+                    "Reconcile",
+                    format!("created ECS service {} running {}", created.arn, desired.config.task_definition),
+                )
+                .await;
+                current = Some(created);
+                r.applied_hash = Some(hash.clone());
+            }
+            Err(e) => return report_aws_error(ctx, &r, None, e).await,
+        },
+        ServicePlan::Update(update) => {
+            if !update.is_empty() {
+                if let Err(e) = ecs_service::update_service(&ecs, &resolved.cluster, &t.name, &update).await {
+                    return report_aws_error(ctx, &r, observed.as_ref(), e).await;
+                }
+                let note = match &update.task_definition {
+                    Some(td) => format!("rolling out {td}; updated {}", update.fields().join(", ")),
+                    None => format!("updated {}", update.fields().join(", ")),
+                };
+                ctx.event(obj, EventType::Normal, "Updated", "Reconcile", note).await;
+            }
+            r.applied_hash = Some(hash.clone());
+        }
+        ServicePlan::Immutable(fields) => {
+            let message = format!(
+                "cannot change {} of an existing ECS service; delete and recreate the Service (or revert the change)",
+                fields.join(", ")
+            );
+            return report_problem(ctx, &r, observed.as_ref(), "ImmutableFieldChanged", Outcome::Immutable(message))
+                .await;
+        }
+    }
+    if let Some(o) = &current {
+        let diff = tags::diff(&desired.tags, &o.tags);
+        if observed.is_some() && !diff.is_empty() {
+            let mut result = Ok(());
+            if !diff.set.is_empty() {
+                result = ecs_service::tag_resource(&ecs, &o.arn, &diff.set).await;
+            }
+            if result.is_ok() && !diff.remove.is_empty() {
+                result = ecs_service::untag_resource(&ecs, &o.arn, &diff.remove).await;
+            }
+            if let Err(e) = result {
+                return report_aws_error(ctx, &r, current.as_ref(), e).await;
+            }
+            ctx.event(
+                obj,
+                EventType::Normal,
+                "TagsUpdated",
+                "Reconcile",
+                format!("set tags {:?}, removed {:?}", diff.set.keys().collect::<Vec<_>>(), diff.remove),
+            )
+            .await;
+        }
+    }
+
+    // Autoscaling after the service exists: the scalable target needs it.
+    match &obj.spec.autoscaling {
+        Some(a) => {
+            let label = r.load_balancer.as_ref().and_then(|lb| match (&lb.load_balancer_arn, &lb.target_group_arn) {
+                (Some(l), Some(tg)) => service_autoscaling::resource_label(l, tg),
+                _ => None,
+            });
+            match service_autoscaling::ensure(
+                ctx,
+                obj,
+                &resolved.region,
+                &cluster_name(&resolved.cluster),
+                &t.name,
+                a,
+                label,
+            )
+            .await
+            {
+                Ok(id) => r.autoscaling_id = Some(Some(id)),
+                Err(e) => return report_aws_error(ctx, &r, current.as_ref(), e).await,
+            }
+        }
+        None => {
+            if let Some(id) = previous.and_then(|s| s.autoscaling_resource_id.clone()) {
+                if let Err(e) = service_autoscaling::remove(ctx, obj, &resolved.region, &id).await {
+                    return report_aws_error(ctx, &r, current.as_ref(), e).await;
+                }
+                r.autoscaling_id = Some(None);
+            }
+        }
+    }
+
+    // Read back after writes so status shows this reconcile's result.
+    let wrote = current.as_ref() != observed.as_ref()
+        || r.applied_hash.as_deref() != previous.and_then(|s| s.applied_config_hash.as_deref());
+    if wrote {
+        match ecs_service::describe_services(&ecs, &resolved.cluster, std::slice::from_ref(&t.name)).await {
+            Ok(found) => current = found.into_iter().find(ObservedService::exists).or(current),
+            Err(e) => return report_aws_error(ctx, &r, current.as_ref(), e).await,
+        }
+    }
+
+    // ECS service events become Kubernetes Events, each once.
+    if let Some(o) = &current {
+        let last_seen = previous.and_then(|s| s.last_event_time.as_deref()).and_then(|t| t.parse::<Timestamp>().ok());
+        let fresh = core::new_events(&o.events, last_seen, 5);
+        for e in &fresh {
+            let lower = e.message.to_ascii_lowercase();
+            let warning = ["unable", "failed", "error", "unhealthy", "stopped"].iter().any(|w| lower.contains(w));
+            let type_ = if warning { EventType::Warning } else { EventType::Normal };
+            ctx.event(obj, type_, "EcsServiceEvent", "Observe", e.message.clone()).await;
+        }
+        if let Some(newest) = fresh.last() {
+            r.last_event_time = Some(newest.created_at.to_string());
+        }
+    }
+
+    r.write(current.as_ref(), &Outcome::Synced).await?;
+    let rolling = current.as_ref().is_some_and(|o| {
+        o.deployments.len() > 1 || o.deployments.iter().any(|d| d.rollout_state.as_deref() == Some("IN_PROGRESS"))
+    });
+    Ok(if rolling { Action::requeue(ROLLOUT_POLL.min(ctx.config.resync)) } else { ctx.resync(obj) })
+}
+
+/// The cluster name in a cluster reference that may be an ARN.
+fn cluster_name(cluster: &str) -> String {
+    cluster.rsplit_once(":cluster/").map(|(_, n)| n.to_string()).unwrap_or_else(|| cluster.to_string())
+}
+
+async fn cleanup(api: &Api<Service>, obj: &Service, ctx: &Context) -> Result<Action, ReconcileError> {
+    let t = target(obj, ctx);
+    if obj.spec.deletion_policy == DeletionPolicy::Retain {
+        ctx.event(
+            obj,
+            EventType::Normal,
+            "Retained",
+            "Delete",
+            format!("left ECS service {} and its load balancer parts in place (deletionPolicy: Retain)", t.name),
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    let status = obj.status.clone().unwrap_or_default();
+    let region = status.region.clone().unwrap_or_else(|| ctx.aws.region_for(obj.spec.region.as_deref()));
+    let cluster = match (status.cluster_arn.clone(), &obj.spec.cluster) {
+        (Some(arn), _) => arn,
+        (None, Some(c)) => c.clone(),
+        // Never created: nothing in ECS to delete, but load balancer parts may exist.
+        (None, None) => String::new(),
+    };
+    if let Some(id) = &status.autoscaling_resource_id {
+        service_autoscaling::remove(ctx, obj, &region, id).await?;
+    }
+    if !cluster.is_empty() {
+        let ecs = ctx.aws.ecs(&region);
+        let found = ecs_service::describe_services(&ecs, &cluster, std::slice::from_ref(&t.name)).await?;
+        if let Some(o) = found.iter().find(|s| s.exists()) {
+            if ownership::ownership(&o.tags, &t.owner) != Ownership::Ours {
+                ctx.event(
+                    obj,
+                    EventType::Normal,
+                    "NotDeleted",
+                    "Delete",
+                    format!("ECS service {} is not owned by this object; left in place", t.name),
+                )
+                .await;
+                return Ok(Action::await_change());
+            }
+            if o.status == "DRAINING" {
+                let message = format!("waiting for ECS service {} to finish draining", t.name);
+                write_deleting(api, obj, &region, Some(o), &message).await?;
+                return Err(ReconcileError::DeletionBlocked(message));
+            }
+            if o.desired_count > 0 {
+                ecs_service::update_service(
+                    &ecs,
+                    &cluster,
+                    &t.name,
+                    &crate::core::service::ServiceUpdate { desired_count: Some(0), ..Default::default() },
+                )
+                .await?;
+                ctx.event(
+                    obj,
+                    EventType::Normal,
+                    "ScaledToZero",
+                    "Delete",
+                    format!("scaled ECS service {} to 0", t.name),
+                )
+                .await;
+            }
+            ecs_service::delete_service(&ecs, &cluster, &t.name).await?;
+            ctx.event(obj, EventType::Normal, "Deleted", "Delete", format!("deleted ECS service {}", t.name)).await;
+            // Real ECS drains first; look again before removing the load balancer.
+            let after = ecs_service::describe_services(&ecs, &cluster, std::slice::from_ref(&t.name)).await?;
+            if after.iter().any(|s| s.status == "DRAINING" || s.status == "ACTIVE") {
+                let message =
+                    format!("waiting for ECS service {} to drain before removing its load balancer parts", t.name);
+                write_deleting(api, obj, &region, None, &message).await?;
+                return Err(ReconcileError::DeletionBlocked(message));
+            }
+        }
+    }
+    if !service_lb::delete(ctx, obj, &t.owner, &region).await? {
+        let message = "waiting for the load balancer to release the target groups".to_string();
+        write_deleting(api, obj, &region, None, &message).await?;
+        return Err(ReconcileError::DeletionBlocked(message));
+    }
+    Ok(Action::await_change())
+}
+
+async fn write_deleting(
+    api: &Api<Service>,
+    obj: &Service,
+    region: &str,
+    observed: Option<&ObservedService>,
+    message: &str,
+) -> Result<(), ReconcileError> {
+    let status = service_status::status(
+        obj.status.as_ref(),
+        observed,
+        &Outcome::Deleting(message.to_string()),
+        StatusInputs {
+            generation: obj.metadata.generation,
+            region,
+            wanted_task_definition: None,
+            autoscaling: None,
+            load_balancer: None,
+            last_event_time: None,
+            now: Timestamp::now(),
+        },
+    );
+    apply_status(api, &obj.name_any(), obj.status.as_ref(), &status).await?;
+    Ok(())
+}

@@ -1,0 +1,335 @@
+//! The load balancer parts of a Service: names, the target group, listener rule,
+//! load balancer and listener the spec asks for, and what to change.
+
+use crate::crd::service::{HttpProtocol, ListenerRuleSpec, LoadBalancerScheme, LoadBalancerSpec, TargetGroupSpec};
+use sha2::{Digest, Sha256};
+
+/// ELBv2 names: at most 32 characters of letters, digits and hyphens, not starting
+/// or ending with a hyphen. A readable part of the object name plus a hash of the
+/// full identity keeps them unique per namespace, object and operator installation.
+pub fn resource_name(namespace: &str, object_name: &str, instance: &str, suffix: &str) -> String {
+    let digest = Sha256::digest(format!("{instance}/{namespace}/{object_name}").as_bytes());
+    let hash = &hex::encode(digest)[..8];
+    let room = 32 - hash.len() - 1 - suffix.len();
+    let readable: String = object_name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(room)
+        .collect::<String>()
+        .trim_matches('-')
+        .to_string();
+    if readable.is_empty() { format!("{hash}{suffix}") } else { format!("{readable}-{hash}{suffix}") }
+}
+
+/// A target group as the spec wants it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredTargetGroup {
+    pub name: String,
+    pub vpc_id: String,
+    pub port: i32,
+    pub protocol: &'static str,
+    /// `ip` for awsvpc tasks, `instance` otherwise.
+    pub target_type: &'static str,
+    pub health_check_path: String,
+    pub health_check_interval: i32,
+    pub health_check_timeout: i32,
+    pub healthy_threshold: i32,
+    pub unhealthy_threshold: i32,
+    pub matcher: String,
+    pub deregistration_delay: i32,
+}
+
+/// A target group as DescribeTargetGroups reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObservedTargetGroup {
+    pub arn: String,
+    pub name: String,
+    pub vpc_id: String,
+    pub port: i32,
+    pub protocol: String,
+    pub target_type: String,
+    pub health_check_path: String,
+    pub health_check_interval: i32,
+    pub health_check_timeout: i32,
+    pub healthy_threshold: i32,
+    pub unhealthy_threshold: i32,
+    pub matcher: String,
+    pub load_balancer_arns: Vec<String>,
+}
+
+fn protocol(p: Option<HttpProtocol>) -> &'static str {
+    match p {
+        Some(HttpProtocol::Https) => "HTTPS",
+        _ => "HTTP",
+    }
+}
+
+/// The target group for `spec` with ELBv2's defaults filled in.
+pub fn desired_target_group(
+    name: String,
+    spec: &TargetGroupSpec,
+    vpc_id: String,
+    port: i32,
+    awsvpc: bool,
+) -> DesiredTargetGroup {
+    let hc = &spec.health_check;
+    DesiredTargetGroup {
+        name,
+        vpc_id: spec.vpc_id.clone().unwrap_or(vpc_id),
+        port,
+        protocol: protocol(spec.protocol),
+        target_type: if awsvpc { "ip" } else { "instance" },
+        health_check_path: hc.path.clone().unwrap_or_else(|| "/".into()),
+        health_check_interval: hc.interval_seconds.unwrap_or(30),
+        health_check_timeout: hc.timeout_seconds.unwrap_or(5),
+        healthy_threshold: hc.healthy_threshold.unwrap_or(5),
+        unhealthy_threshold: hc.unhealthy_threshold.unwrap_or(2),
+        matcher: hc.matcher.clone().unwrap_or_else(|| "200".into()),
+        deregistration_delay: spec.deregistration_delay_seconds.unwrap_or(300),
+    }
+}
+
+/// What to do about a target group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetGroupPlan {
+    Create,
+    /// The health check drifted or changed: ModifyTargetGroup.
+    ModifyHealthCheck,
+    /// Port, protocol, target type or VPC changed: ELBv2 cannot change these; a
+    /// new target group is needed (reported, not done silently).
+    Replace(String),
+    Keep,
+}
+
+pub fn plan_target_group(desired: &DesiredTargetGroup, observed: Option<&ObservedTargetGroup>) -> TargetGroupPlan {
+    let Some(o) = observed else { return TargetGroupPlan::Create };
+    let mut fixed = Vec::new();
+    if o.port != desired.port {
+        fixed.push(format!("port {} -> {}", o.port, desired.port));
+    }
+    if o.protocol != desired.protocol {
+        fixed.push(format!("protocol {} -> {}", o.protocol, desired.protocol));
+    }
+    if o.target_type != desired.target_type {
+        fixed.push(format!("target type {} -> {}", o.target_type, desired.target_type));
+    }
+    if o.vpc_id != desired.vpc_id {
+        fixed.push(format!("VPC {} -> {}", o.vpc_id, desired.vpc_id));
+    }
+    if !fixed.is_empty() {
+        return TargetGroupPlan::Replace(format!(
+            "target group {} cannot change {} in place; delete the Service's loadBalancer and apply it again, or \
+             recreate the Service",
+            o.name,
+            fixed.join(", ")
+        ));
+    }
+    let health_differs = o.health_check_path != desired.health_check_path
+        || o.health_check_interval != desired.health_check_interval
+        || o.health_check_timeout != desired.health_check_timeout
+        || o.healthy_threshold != desired.healthy_threshold
+        || o.unhealthy_threshold != desired.unhealthy_threshold
+        || o.matcher != desired.matcher;
+    if health_differs { TargetGroupPlan::ModifyHealthCheck } else { TargetGroupPlan::Keep }
+}
+
+/// A listener rule's conditions, normalised.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RuleConditions {
+    pub path_patterns: Vec<String>,
+    pub host_headers: Vec<String>,
+}
+
+pub fn rule_conditions(rule: &ListenerRuleSpec) -> RuleConditions {
+    let mut path_patterns = rule.path_patterns.clone();
+    path_patterns.sort();
+    let mut host_headers = rule.host_headers.clone();
+    host_headers.sort();
+    RuleConditions { path_patterns, host_headers }
+}
+
+/// A listener rule as DescribeRules reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObservedRule {
+    pub arn: String,
+    pub priority: Option<i32>,
+    pub conditions: RuleConditions,
+    /// Target groups the rule forwards to.
+    pub target_group_arns: Vec<String>,
+}
+
+/// What to do about the listener rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RulePlan {
+    Create,
+    /// Conditions and/or forward action differ.
+    Modify {
+        conditions: bool,
+        action: bool,
+    },
+    /// Only the priority differs.
+    SetPriority,
+    Keep,
+}
+
+/// Compares the rule. Under blue/green, ECS moves the forward weights during a
+/// deployment: the action is then never corrected, only the conditions.
+pub fn plan_rule(
+    wanted: &ListenerRuleSpec,
+    target_group_arn: &str,
+    observed: Option<&ObservedRule>,
+    blue_green: bool,
+) -> RulePlan {
+    let Some(o) = observed else { return RulePlan::Create };
+    let conditions = o.conditions != rule_conditions(wanted);
+    let action = !blue_green && o.target_group_arns != [target_group_arn.to_string()];
+    if conditions || action {
+        RulePlan::Modify { conditions, action }
+    } else if o.priority != Some(wanted.priority) {
+        RulePlan::SetPriority
+    } else {
+        RulePlan::Keep
+    }
+}
+
+/// The load balancer the spec asks the operator to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredLoadBalancer {
+    pub name: String,
+    pub scheme: &'static str,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub listener_port: i32,
+    pub listener_protocol: &'static str,
+    pub certificate_arn: Option<String>,
+}
+
+pub fn desired_load_balancer(name: String, spec: &LoadBalancerSpec) -> Option<DesiredLoadBalancer> {
+    let create = spec.create.as_ref()?;
+    let mut subnets = create.subnets.clone();
+    subnets.sort();
+    let mut security_groups = create.security_groups.clone();
+    security_groups.sort();
+    Some(DesiredLoadBalancer {
+        name,
+        scheme: match create.scheme {
+            LoadBalancerScheme::InternetFacing => "internet-facing",
+            LoadBalancerScheme::Internal => "internal",
+        },
+        subnets,
+        security_groups,
+        listener_port: create.listener.port,
+        listener_protocol: protocol(Some(create.listener.protocol)),
+        certificate_arn: create.listener.certificate_arn.clone(),
+    })
+}
+
+/// Target health counts from DescribeTargetHealth states: (healthy, not healthy).
+/// Draining and unused targets are not counted.
+pub fn health_counts<'a>(states: impl IntoIterator<Item = &'a str>) -> (i32, i32) {
+    states.into_iter().fold((0, 0), |(h, u), s| match s {
+        "healthy" => (h + 1, u),
+        "draining" | "unused" => (h, u),
+        _ => (h, u + 1),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::service::TargetHealthCheck;
+
+    #[test]
+    fn names_fit_elbv2_limits_and_differ_per_object() {
+        let long = resource_name("shop", "a-very-long-service-name-that-goes-on-and-on", "default", "-alt");
+        assert!(long.len() <= 32, "{long}");
+        assert!(!long.starts_with('-') && !long.ends_with('-'));
+        assert!(long.ends_with("-alt"));
+        assert_ne!(resource_name("shop", "api", "default", ""), resource_name("blog", "api", "default", ""));
+        assert_ne!(resource_name("shop", "api", "default", ""), resource_name("shop", "api", "staging", ""));
+        assert!(resource_name("shop", "api", "default", "").starts_with("api-"));
+        assert!(resource_name("shop", "a.b", "default", "").starts_with("a-b-"));
+    }
+
+    fn tg() -> DesiredTargetGroup {
+        let spec = TargetGroupSpec {
+            health_check: TargetHealthCheck {
+                path: Some("/health".into()),
+                matcher: Some("200-399".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        desired_target_group("api-1234".into(), &spec, "vpc-1".into(), 3000, true)
+    }
+
+    fn observed(d: &DesiredTargetGroup) -> ObservedTargetGroup {
+        ObservedTargetGroup {
+            arn: "arn:tg".into(),
+            name: d.name.clone(),
+            vpc_id: d.vpc_id.clone(),
+            port: d.port,
+            protocol: d.protocol.into(),
+            target_type: d.target_type.into(),
+            health_check_path: d.health_check_path.clone(),
+            health_check_interval: d.health_check_interval,
+            health_check_timeout: d.health_check_timeout,
+            healthy_threshold: d.healthy_threshold,
+            unhealthy_threshold: d.unhealthy_threshold,
+            matcher: d.matcher.clone(),
+            load_balancer_arns: vec![],
+        }
+    }
+
+    #[test]
+    fn target_group_defaults_and_target_type() {
+        let d = tg();
+        assert_eq!(
+            (d.target_type, d.protocol, d.health_check_interval, d.deregistration_delay),
+            ("ip", "HTTP", 30, 300)
+        );
+        let bridge = desired_target_group("x".into(), &TargetGroupSpec::default(), "vpc".into(), 80, false);
+        assert_eq!(bridge.target_type, "instance");
+        assert_eq!(bridge.health_check_path, "/");
+    }
+
+    #[test]
+    fn target_group_plan() {
+        let d = tg();
+        assert_eq!(plan_target_group(&d, None), TargetGroupPlan::Create);
+        assert_eq!(plan_target_group(&d, Some(&observed(&d))), TargetGroupPlan::Keep);
+        let drifted = ObservedTargetGroup { health_check_path: "/".into(), ..observed(&d) };
+        assert_eq!(plan_target_group(&d, Some(&drifted)), TargetGroupPlan::ModifyHealthCheck);
+        let other_port = ObservedTargetGroup { port: 80, ..observed(&d) };
+        assert!(
+            matches!(plan_target_group(&d, Some(&other_port)), TargetGroupPlan::Replace(m) if m.contains("port 80 -> 3000"))
+        );
+    }
+
+    #[test]
+    fn rule_plan_ignores_order_and_leaves_blue_green_weights_to_ecs() {
+        let wanted =
+            ListenerRuleSpec { priority: 10, path_patterns: vec!["/b/*".into(), "/a/*".into()], host_headers: vec![] };
+        assert_eq!(plan_rule(&wanted, "tg", None, false), RulePlan::Create);
+        let same = ObservedRule {
+            arn: "r".into(),
+            priority: Some(10),
+            conditions: RuleConditions { path_patterns: vec!["/a/*".into(), "/b/*".into()], host_headers: vec![] },
+            target_group_arns: vec!["tg".into()],
+        };
+        assert_eq!(plan_rule(&wanted, "tg", Some(&same), false), RulePlan::Keep);
+        let moved = ObservedRule { priority: Some(11), ..same.clone() };
+        assert_eq!(plan_rule(&wanted, "tg", Some(&moved), false), RulePlan::SetPriority);
+        let other_target = ObservedRule { target_group_arns: vec!["tg".into(), "alt".into()], ..same.clone() };
+        assert_eq!(
+            plan_rule(&wanted, "tg", Some(&other_target), false),
+            RulePlan::Modify { conditions: false, action: true }
+        );
+        assert_eq!(plan_rule(&wanted, "tg", Some(&other_target), true), RulePlan::Keep);
+    }
+
+    #[test]
+    fn health_counts_skip_draining_targets() {
+        assert_eq!(health_counts(["healthy", "healthy", "initial", "unhealthy", "draining"]), (2, 2));
+    }
+}

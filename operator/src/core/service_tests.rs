@@ -1,0 +1,226 @@
+// Translation and diffing of Services. moto leaves deploymentConfiguration,
+// placement and several other fields out of DescribeServices; real ECS reports
+// them. Both shapes are covered here: reported fields are compared, unreported
+// ones are only sent when the spec changed.
+
+use super::*;
+use crate::crd::service::{
+    AutoscalingSpec, CircuitBreaker, DeploymentSpec, NetworkConfiguration, PlacementConstraint, PlacementStrategy,
+};
+
+fn spec() -> ServiceSpec {
+    ServiceSpec {
+        desired_count: Some(2),
+        launch_type: Some(LaunchType::Fargate),
+        network_configuration: Some(NetworkConfiguration {
+            subnets: vec!["subnet-b".into(), "subnet-a".into()],
+            security_groups: vec!["sg-1".into()],
+            assign_public_ip: false,
+        }),
+        deployment: Some(DeploymentSpec {
+            strategy: DeploymentStrategy::Rolling,
+            maximum_percent: Some(200),
+            minimum_healthy_percent: Some(100),
+            circuit_breaker: Some(CircuitBreaker { enable: true, rollback: true }),
+            alarms: None,
+            bake_time_minutes: None,
+        }),
+        tags: BTreeMap::from([("team".into(), "shop".into())]),
+        ..Default::default()
+    }
+}
+
+fn resolved() -> Resolved {
+    Resolved {
+        cluster: "web".into(),
+        task_definition: "arn:aws:ecs:us-east-1:123456789012:task-definition/api:3".into(),
+        region: "us-east-1".into(),
+        awsvpc: true,
+    }
+}
+
+fn d(spec: &ServiceSpec) -> DesiredService {
+    desired(
+        "api",
+        spec,
+        &resolved(),
+        &BTreeMap::from([("ecs.operator.dev/owner".into(), "shop/Service/api".into())]),
+        vec![],
+    )
+}
+
+/// What real ECS reports for the service `desired` created.
+fn real_ecs(desired: &DesiredService) -> ObservedService {
+    let c = &desired.config;
+    ObservedService {
+        arn: "arn:aws:ecs:us-east-1:123456789012:service/web/api".into(),
+        name: "api".into(),
+        cluster_arn: "arn:aws:ecs:us-east-1:123456789012:cluster/web".into(),
+        status: "ACTIVE".into(),
+        task_definition: c.task_definition.clone(),
+        desired_count: 2,
+        running_count: 2,
+        scheduling_strategy: Some("REPLICA".into()),
+        launch_type: desired.launch_type.clone(),
+        capacity_provider_strategy: Some(vec![]),
+        platform_version: Some("LATEST".into()),
+        network: c.network.clone().map(|mut n| {
+            n.subnets.reverse();
+            n
+        }),
+        placement_strategy: Some(vec![]),
+        placement_constraints: Some(vec![]),
+        health_check_grace_period_seconds: None,
+        enable_execute_command: Some(false),
+        propagate_tags: Some("NONE".into()),
+        deployment: Some(c.deployment.clone()),
+        load_balancers: Some(vec![]),
+        tags: desired.tags.clone(),
+        ..Default::default()
+    }
+}
+
+/// What moto reports: much of the configuration is missing.
+fn moto(desired: &DesiredService) -> ObservedService {
+    ObservedService {
+        capacity_provider_strategy: None,
+        placement_strategy: None,
+        placement_constraints: None,
+        enable_execute_command: None,
+        propagate_tags: Some("NONE".into()),
+        deployment: None,
+        ..real_ecs(desired)
+    }
+}
+
+#[test]
+fn desired_service_is_normalised() {
+    let s = d(&spec());
+    assert_eq!(s.name, "api");
+    assert_eq!(s.initial_count, Some(2));
+    assert_eq!(s.config.desired_count, Some(2));
+    assert_eq!(s.config.network.as_ref().unwrap().subnets, vec!["subnet-a", "subnet-b"], "sorted");
+    assert_eq!(s.launch_type.as_deref(), Some("FARGATE"));
+    assert!(s.tags.contains_key("team") && s.tags.contains_key("ecs.operator.dev/owner"));
+}
+
+#[test]
+fn autoscaling_owns_the_desired_count_after_creation() {
+    let mut sp = spec();
+    sp.desired_count = None;
+    sp.autoscaling = Some(AutoscalingSpec {
+        min_capacity: 3,
+        max_capacity: 10,
+        target_cpu_utilization: Some(60),
+        target_memory_utilization: None,
+        target_requests_per_target: None,
+        scale_in_cooldown_seconds: None,
+        scale_out_cooldown_seconds: None,
+    });
+    let s = d(&sp);
+    assert_eq!(s.initial_count, Some(3), "starts at minCapacity");
+    assert_eq!(s.config.desired_count, None, "never sent again");
+    let mut o = real_ecs(&s);
+    o.desired_count = 7; // the autoscaler scaled out
+    assert_eq!(plan(&s, Some(&o), false), ServicePlan::Update(Box::default()));
+}
+
+#[test]
+fn daemon_services_have_no_count() {
+    let mut sp = spec();
+    sp.scheduling_strategy = SchedulingStrategy::Daemon;
+    sp.launch_type = Some(LaunchType::Ec2);
+    let s = d(&sp);
+    assert_eq!((s.scheduling_strategy, s.initial_count, s.config.desired_count), ("DAEMON", None, None));
+}
+
+#[test]
+fn a_missing_or_inactive_service_is_created() {
+    let s = d(&spec());
+    assert_eq!(plan(&s, None, true), ServicePlan::Create);
+    let inactive = ObservedService { status: "INACTIVE".into(), ..real_ecs(&s) };
+    assert_eq!(plan(&s, Some(&inactive), true), ServicePlan::Create);
+}
+
+#[test]
+fn nothing_changed_means_no_update_on_real_ecs_or_moto() {
+    let s = d(&spec());
+    assert_eq!(plan(&s, Some(&real_ecs(&s)), false), ServicePlan::Update(Box::default()));
+    assert_eq!(plan(&s, Some(&moto(&s)), false), ServicePlan::Update(Box::default()));
+}
+
+#[test]
+fn only_changed_fields_are_sent() {
+    let s = d(&spec());
+    let mut o = real_ecs(&s);
+    o.task_definition = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:2".into();
+    o.desired_count = 5;
+    let ServicePlan::Update(u) = plan(&s, Some(&o), false) else { panic!() };
+    assert_eq!(u.fields(), vec!["taskDefinition", "desiredCount"]);
+    assert_eq!(u.desired_count, Some(2));
+}
+
+#[test]
+fn drift_in_reported_fields_is_corrected() {
+    let s = d(&spec());
+    let mut o = real_ecs(&s);
+    o.deployment = Some(DeploymentConfig { circuit_breaker: Some((false, false)), ..s.config.deployment.clone() });
+    o.network.as_mut().unwrap().assign_public_ip = true;
+    let ServicePlan::Update(u) = plan(&s, Some(&o), false) else { panic!() };
+    assert_eq!(u.fields(), vec!["networkConfiguration", "deploymentConfiguration"]);
+}
+
+#[test]
+fn unreported_fields_are_sent_when_the_spec_changed() {
+    let mut sp = spec();
+    sp.placement_strategy = vec![PlacementStrategy {
+        type_: PlacementStrategyType::Spread,
+        field: Some("attribute:ecs.availability-zone".into()),
+    }];
+    sp.launch_type = Some(LaunchType::Ec2);
+    let s = d(&sp);
+    let ServicePlan::Update(u) = plan(&s, Some(&moto(&s)), true) else { panic!() };
+    assert!(u.fields().contains(&"placementStrategy") && u.fields().contains(&"deploymentConfiguration"));
+    let ServicePlan::Update(u) = plan(&s, Some(&moto(&s)), false) else { panic!() };
+    assert!(u.is_empty());
+}
+
+#[test]
+fn fields_ecs_cannot_change_are_reported() {
+    let s = d(&spec());
+    let mut o = real_ecs(&s);
+    o.launch_type = Some("EC2".into());
+    assert!(
+        matches!(plan(&s, Some(&o), false), ServicePlan::Immutable(f) if f[0].contains("launchType (EC2 in ECS, FARGATE in spec)"))
+    );
+    let mut o = real_ecs(&s);
+    o.scheduling_strategy = Some("DAEMON".into());
+    assert!(matches!(plan(&s, Some(&o), false), ServicePlan::Immutable(f) if f[0].contains("schedulingStrategy")));
+}
+
+#[test]
+fn validation_explains_placement_problems() {
+    let mut sp = spec();
+    sp.placement_strategy =
+        vec![PlacementStrategy { type_: PlacementStrategyType::Binpack, field: Some("disk".into()) }];
+    sp.placement_constraints = vec![PlacementConstraint { type_: PlacementConstraintType::MemberOf, expression: None }];
+    let problems = validate("api", &sp);
+    assert!(problems.iter().any(|p| p.contains("binpack field must be memory or cpu")));
+    assert!(problems.iter().any(|p| p.contains("memberOf needs an expression")));
+    assert!(problems.iter().any(|p| p.contains("Fargate does not support placementStrategy")));
+    assert!(validate("api", &spec()).is_empty());
+}
+
+#[test]
+fn new_events_are_published_once_in_order() {
+    let t = |s: i64| Timestamp::from_second(s).unwrap();
+    let events: Vec<ObservedEvent> = (1..=8)
+        .rev()
+        .map(|i| ObservedEvent { id: format!("e{i}"), created_at: t(100 + i), message: format!("message {i}") })
+        .collect();
+    let first = new_events(&events, None, 3);
+    assert_eq!(first.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), vec!["e6", "e7", "e8"]);
+    let later = new_events(&events, Some(t(106)), 3);
+    assert_eq!(later.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), vec!["e7", "e8"]);
+    assert!(new_events(&events, Some(t(108)), 3).is_empty());
+}
