@@ -8,9 +8,9 @@ use crate::core::load_balancer::{
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, ForwardActionConfig, HostHeaderConditionConfig, LoadBalancerSchemeEnum,
-    Matcher, PathPatternConditionConfig, ProtocolEnum, RuleCondition, RulePriorityPair, Tag, TargetGroupAttribute,
-    TargetGroupTuple, TargetTypeEnum,
+    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, ForwardActionConfig, HostHeaderConditionConfig,
+    LoadBalancerSchemeEnum, Matcher, PathPatternConditionConfig, ProtocolEnum, RuleCondition, RulePriorityPair, Tag,
+    TargetGroupAttribute, TargetGroupTuple, TargetTypeEnum,
 };
 use std::collections::BTreeMap;
 
@@ -299,11 +299,28 @@ fn forward_targets(action: &Action) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Forward to the target group, or answer 404 when `None` (rules do the routing).
+fn default_action(target_group_arn: Option<&str>) -> Action {
+    match target_group_arn {
+        Some(tg) => forward(tg),
+        None => Action::builder()
+            .r#type(ActionTypeEnum::FixedResponse)
+            .fixed_response_config(
+                FixedResponseActionConfig::builder()
+                    .status_code("404")
+                    .content_type("text/plain")
+                    .message_body("no route")
+                    .build(),
+            )
+            .build(),
+    }
+}
+
 pub async fn create_listener(
     client: &Client,
     load_balancer_arn: &str,
     d: &DesiredLoadBalancer,
-    target_group_arn: &str,
+    target_group_arn: Option<&str>,
     owner: &BTreeMap<String, String>,
 ) -> Result<String, AwsError> {
     let out = client
@@ -312,7 +329,7 @@ pub async fn create_listener(
         .port(d.listener_port)
         .protocol(ProtocolEnum::from(d.listener_protocol))
         .set_certificates(d.certificate_arn.as_ref().map(|c| vec![Certificate::builder().certificate_arn(c).build()]))
-        .default_actions(forward(target_group_arn))
+        .default_actions(default_action(target_group_arn))
         .set_tags(Some(tags(owner)))
         .send()
         .await
@@ -320,11 +337,15 @@ pub async fn create_listener(
     Ok(out.listeners().first().and_then(|l| l.listener_arn()).unwrap_or_default().to_string())
 }
 
-pub async fn set_listener_target(client: &Client, listener_arn: &str, target_group_arn: &str) -> Result<(), AwsError> {
+pub async fn set_listener_target(
+    client: &Client,
+    listener_arn: &str,
+    target_group_arn: Option<&str>,
+) -> Result<(), AwsError> {
     client
         .modify_listener()
         .listener_arn(listener_arn)
-        .default_actions(forward(target_group_arn))
+        .default_actions(default_action(target_group_arn))
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("ModifyListener", e))?;

@@ -337,7 +337,8 @@ async fn apply(api: &Api<Service>, obj: &Service, ctx: &Context) -> Result<Actio
                 return report_problem(ctx, &r, observed.as_ref(), "Conflict", Outcome::Conflict(m)).await;
             }
             Err(LbError::Immutable(m)) => {
-                return report_problem(ctx, &r, observed.as_ref(), "ImmutableFieldChanged", Outcome::Immutable(m)).await;
+                return report_problem(ctx, &r, observed.as_ref(), "ImmutableFieldChanged", Outcome::Immutable(m))
+                    .await;
             }
         }
     }

@@ -183,23 +183,27 @@ pub async fn ensure(ctx: &Context, t: &LbTarget<'_>, spec: &LoadBalancerSpec) ->
     status.alternate_target_group_arn = alt_arn.clone();
 
     if let Some((lb_arn, desired_lb)) = &created_lb {
+        // With a rule, the listener answers 404 by default and the rule routes;
+        // without one, the listener forwards everything to the target group.
+        let default_target = if spec.rule.is_some() { None } else { Some(tg_arn.as_str()) };
         let listener = match elbv2::find_listener(&client, lb_arn, desired_lb.listener_port).await? {
             Some((arn, targets)) => {
-                if targets != [tg_arn.clone()] {
-                    elbv2::set_listener_target(&client, &arn, &tg_arn).await?;
+                let wanted: Vec<String> = default_target.map(|t| vec![t.to_string()]).unwrap_or_default();
+                if targets != wanted {
+                    elbv2::set_listener_target(&client, &arn, default_target).await?;
                     ctx.event(
                         t.obj,
                         EventType::Normal,
                         "ListenerUpdated",
                         "Reconcile",
-                        format!("pointed listener {arn} at the target group"),
+                        format!("reset the default action of listener {arn}"),
                     )
                     .await;
                 }
                 arn
             }
             None => {
-                let arn = elbv2::create_listener(&client, lb_arn, desired_lb, &tg_arn, &t.tags).await?;
+                let arn = elbv2::create_listener(&client, lb_arn, desired_lb, default_target, &t.tags).await?;
                 ctx.event(
                     t.obj,
                     EventType::Normal,
@@ -215,7 +219,8 @@ pub async fn ensure(ctx: &Context, t: &LbTarget<'_>, spec: &LoadBalancerSpec) ->
     }
 
     let mut rule_arn = None;
-    if let (Some(listener), Some(rule)) = (&spec.listener_arn, &spec.rule) {
+    let rule_listener = spec.listener_arn.clone().or_else(|| status.listener_arn.clone());
+    if let (Some(listener), Some(rule)) = (&rule_listener, &spec.rule) {
         status.listener_arn = Some(listener.clone());
         let observed = elbv2::find_rule(&client, listener, &tg_arn).await?;
         let conditions = core::rule_conditions(rule);
@@ -315,7 +320,15 @@ pub async fn delete(ctx: &Context, obj: &Service, owner: &Owner, region: &str) -
     let tags = elbv2::tags_of(&client, &tgs.iter().map(|t| t.arn.clone()).collect::<Vec<_>>()).await?;
     let ours_tgs: Vec<_> = tgs.into_iter().filter(|t| ours(tags.get(&t.arn))).collect();
 
-    if let (Some(listener), Some(tg)) = (&spec.listener_arn, ours_tgs.first())
+    let rule_listener = match (&spec.listener_arn, &spec.create) {
+        (Some(l), _) => Some(l.clone()),
+        (None, Some(create)) => match elbv2::find_load_balancer(&client, &name("")).await? {
+            Some((lb, _, _)) => elbv2::find_listener(&client, &lb, create.listener.port).await?.map(|(l, _)| l),
+            None => None,
+        },
+        (None, None) => None,
+    };
+    if let (Some(listener), Some(tg)) = (&rule_listener, ours_tgs.first())
         && let Some(rule) = elbv2::find_rule(&client, listener, &tg.arn).await?
     {
         let rule_tags = elbv2::tags_of(&client, std::slice::from_ref(&rule.arn)).await?;

@@ -345,7 +345,8 @@ pub struct LoadBalancerSpec {
     /// An existing listener to add a rule to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listener_arn: Option<String>,
-    /// The rule on `listenerArn` that forwards to the target group.
+    /// The rule that forwards to the target group: on `listenerArn`, or on the
+    /// listener of `create` (whose default action then answers 404).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<ListenerRuleSpec>,
     /// A load balancer and listener the operator creates, forwarding to the target group.

@@ -1,0 +1,393 @@
+//! The Service controller against a real apiserver and moto. moto models running
+//! tasks through MOTO_ECS_SERVICE_RUNNING (2 in the test bed), creates deployments
+//! COMPLETED when that covers the desired count, and never progresses them; the
+//! rollout stages of real ECS are tested in the pure tier (core/service_status).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use ecs_operator::core::conditions;
+use ecs_operator::crd::Service;
+use ecs_operator_tests::moto::SeededNetwork;
+use ecs_operator_tests::{TestContext, eventually};
+use kube::Api;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(90);
+
+fn cluster_and_task(family: &str, image: &str, network_mode: &str, compat: &str) -> String {
+    let fargate = compat == "FARGATE";
+    format!(
+        "apiVersion: ecs.operator.dev/v1alpha1
+kind: Cluster
+metadata: {{name: web}}
+spec: {{capacityProviders: [FARGATE]}}
+---
+apiVersion: ecs.operator.dev/v1alpha1
+kind: TaskDefinition
+metadata: {{name: api}}
+spec:
+  family: {family}
+  networkMode: {network_mode}
+  requiresCompatibilities: [{compat}]
+{sizes}  containers:
+    - name: api
+      image: {image}
+      memoryReservation: 128
+{hard}      portMappings: [{{containerPort: 3000{host}}}]
+",
+        // moto is stricter than ECS here: with EC2 compatibility it wants a hard
+        // memory limit even when memoryReservation is set.
+        hard = if fargate { "" } else { "      memory: 256\n" },
+        sizes = if fargate { "  cpu: '256'\n  memory: '512'\n" } else { "" },
+        host = if network_mode == "bridge" { ", hostPort: 0" } else { "" },
+    )
+}
+
+fn condition(obj: &Service, type_: &str) -> Option<(String, String, String)> {
+    let c = conditions::find(&obj.status.as_ref()?.conditions, type_)?;
+    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+async fn wait_ready(api: &Api<Service>, name: &str, generation: i64) -> Service {
+    eventually(WAIT, &format!("Service {name} generation {generation} Ready"), || async {
+        let o = api.get(name).await.map_err(|e| e.to_string())?;
+        let cond = conditions::find(&o.status.as_ref().ok_or("no status")?.conditions, "Ready").cloned();
+        match cond {
+            Some(c) if c.status == "True" && c.observed_generation == Some(generation) => Ok(o),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await
+}
+
+async fn describe(ctx: &TestContext, cluster: &str, name: &str) -> Option<aws_sdk_ecs::types::Service> {
+    let ecs = aws_sdk_ecs::Client::new(&ctx.aws);
+    let out = ecs.describe_services().cluster(cluster).services(name).send().await.ok()?;
+    out.services().iter().find(|s| s.status() == Some("ACTIVE")).cloned()
+}
+
+fn network(n: &SeededNetwork) -> String {
+    format!(
+        "  networkConfiguration: {{subnets: [{}], securityGroups: [{}]}}\n",
+        n.subnet_ids.join(", "),
+        n.security_group_id
+    )
+}
+
+fn fargate_service(n: &SeededNetwork, desired: i32, extra: &str) -> String {
+    format!(
+        "apiVersion: ecs.operator.dev/v1alpha1
+kind: Service
+metadata: {{name: api}}
+spec:
+  clusterRef: {{name: web}}
+  taskDefinitionRef: {{name: api}}
+  desiredCount: {desired}
+  launchType: FARGATE
+{net}  deployment:
+    maximumPercent: 200
+    minimumHealthyPercent: 100
+    circuitBreaker: {{enable: true, rollback: true}}
+  loadBalancer:
+    containerName: api
+    containerPort: 3000
+    targetGroup:
+      healthCheck: {{path: /health, intervalSeconds: 15, matcher: '200-399'}}
+    rule: {{priority: 10, pathPatterns: ['/api/*']}}
+    create:
+      scheme: internet-facing
+      subnets: [{subnets}]
+      securityGroups: [{sg}]
+      listener: {{port: 80, protocol: HTTP}}
+{extra}",
+        net = network(n),
+        subnets = n.subnet_ids.join(", "),
+        sg = n.security_group_id,
+    )
+}
+
+#[tokio::test]
+async fn a_fargate_service_behind_a_new_alb_rolls_scales_and_is_deleted_with_every_part() {
+    let ctx = TestContext::new("svc-fargate").await.unwrap();
+    let op = ctx.start_operator(&["--resync-seconds", "5"]).unwrap();
+    let net = ctx.bed.seed_network(&ctx.prefix).unwrap();
+    let cluster = format!("{}-web", ctx.prefix);
+    ctx.apply_ok(
+        &cluster_and_task(&format!("{}-api", ctx.prefix), "nginx:1.27", "awsvpc", "FARGATE")
+            .replace("spec: {capacityProviders", &format!("spec: {{clusterName: {cluster}, capacityProviders")),
+    )
+    .unwrap();
+    ctx.apply_ok(&fargate_service(&net, 2, "")).unwrap();
+    let api: Api<Service> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    let obj = wait_ready(&api, "api", 1).await;
+    let status = obj.status.unwrap();
+    assert_eq!((status.desired_count, status.running_count), (Some(2), Some(2)));
+    assert_eq!(status.deployments[0].status, "PRIMARY");
+    let lb = status.load_balancer.clone().unwrap();
+    assert!(lb.dns_name.is_some() && lb.rule_arn.is_some() && lb.listener_arn.is_some());
+
+    // What AWS has: the service on the TaskDefinition's revision, attached to the
+    // target group; the target group of type ip; a path rule forwarding to it.
+    let svc = describe(&ctx, &cluster, "api").await.unwrap();
+    assert_eq!(svc.task_definition(), status.task_definition_arn.as_deref());
+    assert_eq!(svc.load_balancers()[0].target_group_arn(), lb.target_group_arn.as_deref());
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&ctx.aws);
+    let tg = elb.describe_target_groups().target_group_arns(lb.target_group_arn.clone().unwrap()).send().await.unwrap();
+    assert_eq!(tg.target_groups()[0].target_type().unwrap().as_str(), "ip");
+    assert_eq!(tg.target_groups()[0].health_check_path(), Some("/health"));
+    let rules = elb.describe_rules().listener_arn(lb.listener_arn.clone().unwrap()).send().await.unwrap();
+    let rule = rules.rules().iter().find(|r| r.rule_arn() == lb.rule_arn.as_deref()).unwrap();
+    assert_eq!(rule.priority(), Some("10"));
+
+    // Zero AWS writes when nothing changes, over two resyncs and a re-apply.
+    let writes = op.aws_writes().unwrap();
+    let seen = op.successful_reconciles("Service").unwrap();
+    ctx.apply_ok(&fargate_service(&net, 2, "")).unwrap();
+    eventually(Duration::from_secs(40), "two more Service resyncs", || async {
+        let n = op.successful_reconciles("Service").map_err(|e| e.to_string())?;
+        if n >= seen + 2 { Ok(()) } else { Err(format!("{n}")) }
+    })
+    .await;
+    assert_eq!(op.aws_writes().unwrap(), writes, "an unchanged Service must cause no AWS write");
+
+    // An image change in the TaskDefinition rolls the Service promptly.
+    ctx.apply_ok(
+        &cluster_and_task(&format!("{}-api", ctx.prefix), "nginx:1.28", "awsvpc", "FARGATE")
+            .replace("spec: {capacityProviders", &format!("spec: {{clusterName: {cluster}, capacityProviders")),
+    )
+    .unwrap();
+    let rolled = eventually(Duration::from_secs(30), "the service to run revision 2", || async {
+        let s = describe(&ctx, &cluster, "api").await.ok_or("no service")?;
+        let td = s.task_definition().unwrap_or_default().to_string();
+        if td.ends_with(":2") { Ok(td) } else { Err(td) }
+    })
+    .await;
+    let obj = eventually(WAIT, "status to follow", || async {
+        let o = api.get("api").await.map_err(|e| e.to_string())?;
+        let s = o.status.clone().ok_or("no status")?;
+        if s.task_definition_arn.as_deref() == Some(rolled.as_str()) {
+            Ok(o)
+        } else {
+            Err(format!("{:?}", s.task_definition_arn))
+        }
+    })
+    .await;
+    assert!(condition(&obj, "Ready").is_some());
+
+    // Scaling.
+    ctx.apply_ok(&fargate_service(&net, 3, "")).unwrap();
+    eventually(WAIT, "desired count 3 in ECS", || async {
+        let s = describe(&ctx, &cluster, "api").await.ok_or("no service")?;
+        if s.desired_count() == 3 { Ok(()) } else { Err(s.desired_count().to_string()) }
+    })
+    .await;
+
+    // Delete: service, rule, listener, load balancer and target group all go.
+    ctx.kubectl_ok(&["delete", "ecssvc/api", "--timeout=90s"]).unwrap();
+    assert!(describe(&ctx, &cluster, "api").await.is_none());
+    let lbs = elb.describe_load_balancers().send().await.unwrap();
+    assert!(
+        !lbs.load_balancers().iter().any(|l| l.load_balancer_arn() == lb.load_balancer_arn.as_deref()),
+        "load balancer deleted"
+    );
+    let tgs = elb.describe_target_groups().send().await.unwrap();
+    assert!(
+        !tgs.target_groups().iter().any(|t| t.target_group_arn() == lb.target_group_arn.as_deref()),
+        "target group deleted"
+    );
+}
+
+#[tokio::test]
+async fn references_that_appear_late_are_waited_for() {
+    let ctx = TestContext::new("svc-late").await.unwrap();
+    let _op = ctx.start_operator(&[]).unwrap();
+    let net = ctx.bed.seed_network(&ctx.prefix).unwrap();
+    ctx.apply_ok(&fargate_service(&net, 2, "").split("  loadBalancer:").next().unwrap().to_string()).unwrap();
+    let api: Api<Service> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    let (_, reason, message) = eventually(WAIT, "a waiting condition", || async {
+        let o = api.get("api").await.map_err(|e| e.to_string())?;
+        match condition(&o, "Ready") {
+            Some(c) if c.1 == "WaitingForCluster" => Ok(c),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert_eq!(reason, "WaitingForCluster");
+    assert!(message.contains("Cluster web"), "{message}");
+    let cluster = format!("{}-late", ctx.prefix);
+    ctx.apply_ok(
+        &cluster_and_task(&format!("{}-api", ctx.prefix), "nginx:1.27", "awsvpc", "FARGATE")
+            .replace("spec: {capacityProviders", &format!("spec: {{clusterName: {cluster}, capacityProviders")),
+    )
+    .unwrap();
+    wait_ready(&api, "api", 1).await;
+    assert!(describe(&ctx, &cluster, "api").await.is_some());
+}
+
+#[tokio::test]
+async fn an_ec2_bridge_service_behind_an_existing_listener_and_a_daemon() {
+    let ctx = TestContext::new("svc-ec2").await.unwrap();
+    let _op = ctx.start_operator(&[]).unwrap();
+    let net = ctx.bed.seed_network(&ctx.prefix).unwrap();
+    // An existing ALB and listener, made outside the operator.
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&ctx.aws);
+    let lb = elb
+        .create_load_balancer()
+        .name(format!("{}-shared", ctx.prefix))
+        .set_subnets(Some(net.subnet_ids.clone()))
+        .send()
+        .await
+        .unwrap();
+    let lb_arn = lb.load_balancers()[0].load_balancer_arn().unwrap().to_string();
+    let listener = elb
+        .create_listener()
+        .load_balancer_arn(&lb_arn)
+        .port(80)
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+        .default_actions(
+            aws_sdk_elasticloadbalancingv2::types::Action::builder()
+                .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::FixedResponse)
+                .fixed_response_config(
+                    aws_sdk_elasticloadbalancingv2::types::FixedResponseActionConfig::builder()
+                        .status_code("404")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let listener_arn = listener.listeners()[0].listener_arn().unwrap().to_string();
+
+    let cluster = format!("{}-ec2", ctx.prefix);
+    ctx.apply_ok(
+        &cluster_and_task(&format!("{}-api", ctx.prefix), "nginx:1.27", "bridge", "EC2")
+            .replace("spec: {capacityProviders: [FARGATE]}", &format!("spec: {{clusterName: {cluster}}}")),
+    )
+    .unwrap();
+    ctx.apply_ok(&format!(
+        "apiVersion: ecs.operator.dev/v1alpha1
+kind: Service
+metadata: {{name: api}}
+spec:
+  clusterRef: {{name: web}}
+  taskDefinitionRef: {{name: api}}
+  desiredCount: 2
+  launchType: EC2
+  placementStrategy:
+    - {{type: spread, field: 'attribute:ecs.availability-zone'}}
+    - {{type: binpack, field: memory}}
+  placementConstraints: [{{type: distinctInstance}}]
+  loadBalancer:
+    containerName: api
+    containerPort: 3000
+    targetGroup: {{healthCheck: {{path: /}}}}
+    listenerArn: {listener_arn}
+    rule: {{priority: 20, hostHeaders: [api.example.com]}}
+---
+apiVersion: ecs.operator.dev/v1alpha1
+kind: Service
+metadata: {{name: agent}}
+spec:
+  clusterRef: {{name: web}}
+  taskDefinitionRef: {{name: api}}
+  schedulingStrategy: DAEMON
+  launchType: EC2
+"
+    ))
+    .unwrap();
+    let api: Api<Service> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    let obj = wait_ready(&api, "api", 1).await;
+    let tg_arn = obj.status.unwrap().load_balancer.unwrap().target_group_arn.unwrap();
+    let tg = elb.describe_target_groups().target_group_arns(&tg_arn).send().await.unwrap();
+    assert_eq!(tg.target_groups()[0].target_type().unwrap().as_str(), "instance", "bridge mode: instance targets");
+    let rules = elb.describe_rules().listener_arn(&listener_arn).send().await.unwrap();
+    assert!(rules.rules().iter().any(|r| r.priority() == Some("20")));
+
+    let daemon = eventually(WAIT, "the DAEMON service in ECS", || async {
+        describe(&ctx, &cluster, "agent").await.ok_or_else(|| "not yet".to_string())
+    })
+    .await;
+    assert_eq!(daemon.scheduling_strategy().unwrap().as_str(), "DAEMON");
+
+    // Retain keeps the service and its target group; the existing listener and
+    // load balancer are never touched.
+    let patch = r#"{"spec":{"deletionPolicy":"Retain"}}"#;
+    ctx.kubectl_ok(&["patch", "ecssvc/api", "--type=merge", "-p", patch]).unwrap();
+    ctx.kubectl_ok(&["delete", "ecssvc/api", "--timeout=60s"]).unwrap();
+    assert!(describe(&ctx, &cluster, "api").await.is_some(), "Retain keeps the ECS service");
+    let tg = elb.describe_target_groups().target_group_arns(&tg_arn).send().await;
+    assert!(tg.is_ok(), "Retain keeps the target group");
+    let listeners = elb.describe_listeners().listener_arns(&listener_arn).send().await.unwrap();
+    assert_eq!(listeners.listeners().len(), 1);
+}
+
+#[tokio::test]
+async fn autoscaling_is_registered_and_its_desired_count_respected() {
+    let ctx = TestContext::new("svc-autoscale").await.unwrap();
+    let op = ctx.start_operator(&["--resync-seconds", "5"]).unwrap();
+    let net = ctx.bed.seed_network(&ctx.prefix).unwrap();
+    let cluster = format!("{}-as", ctx.prefix);
+    ctx.apply_ok(
+        &cluster_and_task(&format!("{}-api", ctx.prefix), "nginx:1.27", "awsvpc", "FARGATE")
+            .replace("spec: {capacityProviders", &format!("spec: {{clusterName: {cluster}, capacityProviders")),
+    )
+    .unwrap();
+    let manifest = format!(
+        "apiVersion: ecs.operator.dev/v1alpha1
+kind: Service
+metadata: {{name: api}}
+spec:
+  clusterRef: {{name: web}}
+  taskDefinitionRef: {{name: api}}
+  launchType: FARGATE
+{net}  autoscaling: {{minCapacity: 2, maxCapacity: 6, targetCpuUtilization: 60, targetMemoryUtilization: 75}}
+",
+        net = network(&net)
+    );
+    ctx.apply_ok(&manifest).unwrap();
+    let api: Api<Service> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    wait_ready(&api, "api", 1).await;
+    let aas = aws_sdk_applicationautoscaling::Client::new(&ctx.aws);
+    let resource = format!("service/{cluster}/api");
+    let targets = aas
+        .describe_scalable_targets()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .resource_ids(&resource)
+        .send()
+        .await
+        .unwrap();
+    let t = &targets.scalable_targets()[0];
+    assert_eq!((t.min_capacity(), t.max_capacity()), (2, 6));
+    let policies = aas
+        .describe_scaling_policies()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .resource_id(&resource)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(policies.scaling_policies().len(), 2);
+
+    // The autoscaler scales out: the operator leaves the count alone.
+    let ecs = aws_sdk_ecs::Client::new(&ctx.aws);
+    ecs.update_service().cluster(&cluster).service("api").desired_count(5).send().await.unwrap();
+    let seen = op.successful_reconciles("Service").unwrap();
+    eventually(Duration::from_secs(40), "two more resyncs", || async {
+        let n = op.successful_reconciles("Service").map_err(|e| e.to_string())?;
+        if n >= seen + 2 { Ok(()) } else { Err(format!("{n}")) }
+    })
+    .await;
+    assert_eq!(describe(&ctx, &cluster, "api").await.unwrap().desired_count(), 5);
+    let obj = api.get("api").await.unwrap();
+    assert_eq!(obj.status.unwrap().desired_count, Some(5));
+
+    // Deleting removes the scalable target too.
+    ctx.kubectl_ok(&["delete", "ecssvc/api", "--timeout=60s"]).unwrap();
+    let targets = aas
+        .describe_scalable_targets()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .resource_ids(&resource)
+        .send()
+        .await
+        .unwrap();
+    assert!(targets.scalable_targets().is_empty());
+}
