@@ -201,7 +201,7 @@ async fn references_that_appear_late_are_waited_for() {
     let ctx = TestContext::new("svc-late").await.unwrap();
     let _op = ctx.start_operator(&[]).unwrap();
     let net = ctx.bed.seed_network(&ctx.prefix).unwrap();
-    ctx.apply_ok(&fargate_service(&net, 2, "").split("  loadBalancer:").next().unwrap().to_string()).unwrap();
+    ctx.apply_ok(fargate_service(&net, 2, "").split("  loadBalancer:").next().unwrap()).unwrap();
     let api: Api<Service> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
     let (_, reason, message) = eventually(WAIT, "a waiting condition", || async {
         let o = api.get("api").await.map_err(|e| e.to_string())?;
