@@ -1,6 +1,7 @@
 //! Application Auto Scaling calls for an ECS service's desired count.
 
 use super::AwsError;
+use super::error::absent_if;
 use aws_sdk_applicationautoscaling::Client;
 use aws_sdk_applicationautoscaling::types::{
     MetricType, PolicyType, PredefinedMetricSpecification, ScalableDimension, ServiceNamespace,
@@ -54,20 +55,15 @@ pub async fn register(client: &Client, resource_id: &str, min: i32, max: i32) ->
 }
 
 pub async fn deregister(client: &Client, resource_id: &str) -> Result<(), AwsError> {
-    match client
+    let sent = client
         .deregister_scalable_target()
         .service_namespace(ServiceNamespace::Ecs)
         .resource_id(resource_id)
         .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
         .send()
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let err = AwsError::from_sdk("DeregisterScalableTarget", e);
-            if err.code() == Some("ObjectNotFoundException") { Ok(()) } else { Err(err) }
-        }
-    }
+        .map_err(|e| AwsError::from_sdk("DeregisterScalableTarget", e));
+    absent_if(sent, &["ObjectNotFoundException"]).map(|_| ())
 }
 
 /// The target-tracking policies on the target: (name, metric, target, label).
@@ -132,7 +128,7 @@ pub async fn put_policy(client: &Client, resource_id: &str, p: &TrackingPolicy) 
 }
 
 pub async fn delete_policy(client: &Client, resource_id: &str, name: &str) -> Result<(), AwsError> {
-    match client
+    let sent = client
         .delete_scaling_policy()
         .policy_name(name)
         .service_namespace(ServiceNamespace::Ecs)
@@ -140,11 +136,6 @@ pub async fn delete_policy(client: &Client, resource_id: &str, name: &str) -> Re
         .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
         .send()
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let err = AwsError::from_sdk("DeleteScalingPolicy", e);
-            if err.code() == Some("ObjectNotFoundException") { Ok(()) } else { Err(err) }
-        }
-    }
+        .map_err(|e| AwsError::from_sdk("DeleteScalingPolicy", e));
+    absent_if(sent, &["ObjectNotFoundException"]).map(|_| ())
 }

@@ -1,6 +1,7 @@
 //! ECS cluster and capacity provider calls.
 
 use super::AwsError;
+use super::error::absent_if;
 use crate::core::cluster::{DesiredAsgProvider, DesiredCluster, ObservedAsgProvider, ObservedCluster, StrategyItem};
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{
@@ -17,7 +18,7 @@ fn from_tags(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
 }
 
-fn to_strategy(items: &[StrategyItem]) -> Result<Vec<CapacityProviderStrategyItem>, AwsError> {
+pub(crate) fn to_strategy(items: &[StrategyItem]) -> Result<Vec<CapacityProviderStrategyItem>, AwsError> {
     items
         .iter()
         .map(|s| {
@@ -140,13 +141,8 @@ pub async fn untag_resource(client: &Client, arn: &str, keys: &[String]) -> Resu
 }
 
 pub async fn delete_cluster(client: &Client, name: &str) -> Result<(), AwsError> {
-    match client.delete_cluster().cluster(name).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let err = AwsError::from_sdk("DeleteCluster", e);
-            if err.code() == Some("ClusterNotFoundException") { Ok(()) } else { Err(err) }
-        }
-    }
+    let sent = client.delete_cluster().cluster(name).send().await.map_err(|e| AwsError::from_sdk("DeleteCluster", e));
+    absent_if(sent, &["ClusterNotFoundException"]).map(|_| ())
 }
 
 fn managed_scaling(p: &DesiredAsgProvider) -> ManagedScaling {

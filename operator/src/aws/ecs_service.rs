@@ -8,10 +8,10 @@ use crate::core::service::{
 };
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{
-    AdvancedConfiguration, AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, DeploymentAlarms,
-    DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentStrategy, LaunchType, LoadBalancer,
-    NetworkConfiguration, PlacementConstraint, PlacementConstraintType, PlacementStrategy, PlacementStrategyType,
-    PropagateTags, SchedulingStrategy, ServiceField, ServiceRegistry, Tag,
+    AdvancedConfiguration, AssignPublicIp, AwsVpcConfiguration, DeploymentAlarms, DeploymentCircuitBreaker,
+    DeploymentConfiguration, DeploymentStrategy, LaunchType, LoadBalancer, NetworkConfiguration, PlacementConstraint,
+    PlacementConstraintType, PlacementStrategy, PlacementStrategyType, PropagateTags, SchedulingStrategy, ServiceField,
+    ServiceRegistry, Tag,
 };
 use k8s_openapi::jiff::Timestamp;
 
@@ -19,19 +19,7 @@ fn build_error(e: impl std::fmt::Display) -> AwsError {
     AwsError::Transport { operation: "BuildRequest", message: e.to_string() }
 }
 
-fn strategy(items: &[StrategyItem]) -> Result<Vec<CapacityProviderStrategyItem>, AwsError> {
-    items
-        .iter()
-        .map(|s| {
-            CapacityProviderStrategyItem::builder()
-                .capacity_provider(&s.capacity_provider)
-                .weight(s.weight)
-                .base(s.base)
-                .build()
-                .map_err(build_error)
-        })
-        .collect()
-}
+use super::ecs_cluster::to_strategy as strategy;
 
 fn network(n: &Network) -> Result<NetworkConfiguration, AwsError> {
     Ok(NetworkConfiguration::builder()

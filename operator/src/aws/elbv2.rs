@@ -3,6 +3,7 @@
 //! ECS does that.
 
 use super::AwsError;
+use super::error::absent_if;
 use crate::core::load_balancer::{
     DesiredLoadBalancer, DesiredTargetGroup, ObservedRule, ObservedTargetGroup, RuleConditions,
 };
@@ -150,13 +151,13 @@ pub async fn modify_health_check(client: &Client, arn: &str, d: &DesiredTargetGr
 /// Deletes a target group; one still used by a listener answers ResourceInUse,
 /// which is retryable.
 pub async fn delete_target_group(client: &Client, arn: &str) -> Result<(), AwsError> {
-    match client.delete_target_group().target_group_arn(arn).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let err = AwsError::from_sdk("DeleteTargetGroup", e);
-            if not_found(&err, &["TargetGroupNotFound", "TargetGroupNotFoundException"]) { Ok(()) } else { Err(err) }
-        }
-    }
+    let sent = client
+        .delete_target_group()
+        .target_group_arn(arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DeleteTargetGroup", e));
+    absent_if(sent, &["TargetGroupNotFound", "TargetGroupNotFoundException"]).map(|_| ())
 }
 
 /// Target health states of a target group.
@@ -241,13 +242,13 @@ pub async fn create_load_balancer(
 }
 
 pub async fn delete_load_balancer(client: &Client, arn: &str) -> Result<(), AwsError> {
-    match client.delete_load_balancer().load_balancer_arn(arn).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let err = AwsError::from_sdk("DeleteLoadBalancer", e);
-            if not_found(&err, &["LoadBalancerNotFound", "LoadBalancerNotFoundException"]) { Ok(()) } else { Err(err) }
-        }
-    }
+    let sent = client
+        .delete_load_balancer()
+        .load_balancer_arn(arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DeleteLoadBalancer", e));
+    absent_if(sent, &["LoadBalancerNotFound", "LoadBalancerNotFoundException"]).map(|_| ())
 }
 
 fn forward(target_group_arn: &str) -> Action {
@@ -353,13 +354,9 @@ pub async fn set_listener_target(
 }
 
 pub async fn delete_listener(client: &Client, arn: &str) -> Result<(), AwsError> {
-    match client.delete_listener().listener_arn(arn).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let err = AwsError::from_sdk("DeleteListener", e);
-            if not_found(&err, &["ListenerNotFound", "ListenerNotFoundException"]) { Ok(()) } else { Err(err) }
-        }
-    }
+    let sent =
+        client.delete_listener().listener_arn(arn).send().await.map_err(|e| AwsError::from_sdk("DeleteListener", e));
+    absent_if(sent, &["ListenerNotFound", "ListenerNotFoundException"]).map(|_| ())
 }
 
 fn conditions(c: &RuleConditions) -> Vec<RuleCondition> {
@@ -485,11 +482,6 @@ pub async fn set_rule_priority(client: &Client, rule_arn: &str, priority: i32) -
 }
 
 pub async fn delete_rule(client: &Client, arn: &str) -> Result<(), AwsError> {
-    match client.delete_rule().rule_arn(arn).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let err = AwsError::from_sdk("DeleteRule", e);
-            if not_found(&err, &["RuleNotFound", "RuleNotFoundException"]) { Ok(()) } else { Err(err) }
-        }
-    }
+    let sent = client.delete_rule().rule_arn(arn).send().await.map_err(|e| AwsError::from_sdk("DeleteRule", e));
+    absent_if(sent, &["RuleNotFound", "RuleNotFoundException"]).map(|_| ())
 }

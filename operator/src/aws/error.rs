@@ -77,3 +77,13 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     }
     out
 }
+
+/// `Ok(None)` when the call failed with one of `codes`: the thing is already gone,
+/// which for a delete or a lookup is not an error.
+pub fn absent_if<T>(result: Result<T, AwsError>, codes: &[&str]) -> Result<Option<T>, AwsError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(err) if err.code().is_some_and(|c| codes.contains(&c)) => Ok(None),
+        Err(err) => Err(err),
+    }
+}

@@ -49,6 +49,16 @@ fn names(t: &LbTarget<'_>, suffix: &str) -> String {
 }
 
 async fn check_owner(client: &Client, ctx: &Context, t: &LbTarget<'_>, arn: &str, what: &str) -> Result<(), LbError> {
+    // Checked (or created) by an earlier reconcile of this object: no need to read
+    // its tags on every resync.
+    let known = t.obj.status.as_ref().and_then(|s| s.load_balancer.as_ref()).is_some_and(|lb| {
+        [&lb.target_group_arn, &lb.alternate_target_group_arn, &lb.load_balancer_arn]
+            .iter()
+            .any(|a| a.as_deref() == Some(arn))
+    });
+    if known {
+        return Ok(());
+    }
     let tags = elbv2::tags_of(client, &[arn.to_string()]).await?.remove(arn).unwrap_or_default();
     match ownership::decide(&ownership::ownership(&tags, t.owner), t.obj.spec.adoption_policy, what) {
         Decision::Manage => Ok(()),
