@@ -391,3 +391,95 @@ spec:
         .unwrap();
     assert!(targets.scalable_targets().is_empty());
 }
+
+#[tokio::test]
+async fn blue_green_gets_an_alternate_target_group_and_a_weighted_rule() {
+    let ctx = TestContext::new("svc-bluegreen").await.unwrap();
+    let _op = ctx.start_operator(&[]).unwrap();
+    let net = ctx.bed.seed_network(&ctx.prefix).unwrap();
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&ctx.aws);
+    let lb = elb
+        .create_load_balancer()
+        .name(format!("{}-bg", ctx.prefix))
+        .set_subnets(Some(net.subnet_ids.clone()))
+        .send()
+        .await
+        .unwrap();
+    let listener = elb
+        .create_listener()
+        .load_balancer_arn(lb.load_balancers()[0].load_balancer_arn().unwrap())
+        .port(443)
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+        .default_actions(
+            aws_sdk_elasticloadbalancingv2::types::Action::builder()
+                .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::FixedResponse)
+                .fixed_response_config(
+                    aws_sdk_elasticloadbalancingv2::types::FixedResponseActionConfig::builder()
+                        .status_code("404")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let listener_arn = listener.listeners()[0].listener_arn().unwrap().to_string();
+    let cluster = format!("{}-bg", ctx.prefix);
+    ctx.apply_ok(
+        &cluster_and_task(&format!("{}-api", ctx.prefix), "nginx:1.27", "awsvpc", "FARGATE")
+            .replace("spec: {capacityProviders", &format!("spec: {{clusterName: {cluster}, capacityProviders")),
+    )
+    .unwrap();
+    ctx.apply_ok(&format!(
+        "apiVersion: ecs.operator.dev/v1alpha1
+kind: Service
+metadata: {{name: api}}
+spec:
+  clusterRef: {{name: web}}
+  taskDefinitionRef: {{name: api}}
+  desiredCount: 2
+  launchType: FARGATE
+{net}  deployment: {{strategy: BlueGreen, bakeTimeMinutes: 10}}
+  loadBalancer:
+    containerName: api
+    containerPort: 3000
+    targetGroup: {{healthCheck: {{path: /health}}}}
+    listenerArn: {listener_arn}
+    rule: {{priority: 5, pathPatterns: ['/*']}}
+    blueGreen: {{roleArn: 'arn:aws:iam::123456789012:role/ecsInfrastructureRoleForLoadBalancers'}}
+",
+        net = network(&net)
+    ))
+    .unwrap();
+    let api: Api<Service> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    let obj = wait_ready(&api, "api", 1).await;
+    let lb_status = obj.status.unwrap().load_balancer.unwrap();
+    let (primary, alternate) = (lb_status.target_group_arn.unwrap(), lb_status.alternate_target_group_arn.unwrap());
+    assert_ne!(primary, alternate);
+    // The rule forwards to both groups, production at weight 100: ECS shifts it.
+    let rules = elb.describe_rules().listener_arn(&listener_arn).send().await.unwrap();
+    let rule = rules.rules().iter().find(|r| r.priority() == Some("5")).unwrap();
+    let groups = rule.actions()[0].forward_config().unwrap().target_groups();
+    let weights: Vec<(String, Option<i32>)> =
+        groups.iter().map(|g| (g.target_group_arn().unwrap().to_string(), g.weight())).collect();
+    assert!(
+        weights.contains(&(primary.clone(), Some(100))) && weights.contains(&(alternate.clone(), Some(0))),
+        "{weights:?}"
+    );
+    // ECS got the alternate group, the production rule and the role.
+    let svc = describe(&ctx, &cluster, "api").await.unwrap();
+    let advanced = svc.load_balancers()[0].advanced_configuration().expect("advancedConfiguration sent");
+    assert_eq!(advanced.alternate_target_group_arn(), Some(alternate.as_str()));
+    assert_eq!(advanced.production_listener_rule(), Some(rule.rule_arn().unwrap()));
+
+    // Deleting removes the rule and both target groups, never the listener.
+    ctx.kubectl_ok(&["delete", "ecssvc/api", "--timeout=60s"]).unwrap();
+    let rules = elb.describe_rules().listener_arn(&listener_arn).send().await.unwrap();
+    assert!(!rules.rules().iter().any(|r| r.priority() == Some("5")));
+    let tgs = elb.describe_target_groups().send().await.unwrap();
+    assert!(
+        !tgs.target_groups()
+            .iter()
+            .any(|t| [&primary, &alternate].contains(&&t.target_group_arn().unwrap().to_string()))
+    );
+}

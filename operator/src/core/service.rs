@@ -477,7 +477,16 @@ pub fn plan(desired: &DesiredService, observed: Option<&ObservedService>, config
         update.propagate_tags = pick(p, o.propagate_tags.as_ref(), config_changed);
     }
     update.deployment = pick(&want.deployment, o.deployment.as_ref(), config_changed);
-    update.load_balancers = pick(&want.load_balancers, o.load_balancers.as_ref(), config_changed);
+    // ECS may swap the production and alternate target groups after a blue/green
+    // deployment; that is not drift.
+    let have_lbs = o.load_balancers.as_ref().map(|have| {
+        if have.iter().map(blue_green_key).eq(want.load_balancers.iter().map(blue_green_key)) {
+            want.load_balancers.clone()
+        } else {
+            have.clone()
+        }
+    });
+    update.load_balancers = pick(&want.load_balancers, have_lbs.as_ref(), config_changed);
     if config_changed {
         update.enable_ecs_managed_tags = Some(want.enable_ecs_managed_tags);
         update.service_registries = Some(want.service_registries.clone());
@@ -489,6 +498,17 @@ pub fn plan(desired: &DesiredService, observed: Option<&ObservedService>, config
         update.service_registries = None;
     }
     ServicePlan::Update(Box::new(update))
+}
+
+/// An attachment with its two blue/green target groups in a fixed order.
+fn blue_green_key(lb: &LoadBalancerAttachment) -> LoadBalancerAttachment {
+    let mut key = lb.clone();
+    if let Some(bg) = key.blue_green.as_mut()
+        && bg.alternate_target_group_arn < key.target_group_arn
+    {
+        std::mem::swap(&mut bg.alternate_target_group_arn, &mut key.target_group_arn);
+    }
+    key
 }
 
 /// `family:revision` and the full ARN name the same revision.

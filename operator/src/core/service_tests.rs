@@ -224,3 +224,25 @@ fn new_events_are_published_once_in_order() {
     assert_eq!(later.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), vec!["e7", "e8"]);
     assert!(new_events(&events, Some(t(108)), 3).is_empty());
 }
+
+#[test]
+fn blue_green_target_groups_swapped_by_ecs_are_not_drift() {
+    let bg = |tg: &str, alt: &str| LoadBalancerAttachment {
+        target_group_arn: tg.into(),
+        container_name: "api".into(),
+        container_port: 3000,
+        blue_green: Some(BlueGreenAttachment {
+            alternate_target_group_arn: alt.into(),
+            production_listener_rule: "rule".into(),
+            test_listener_rule: None,
+            role_arn: "role".into(),
+        }),
+    };
+    let s = desired("api", &spec(), &resolved(), &BTreeMap::new(), vec![bg("tg-blue", "tg-green")]);
+    let mut o = real_ecs(&s);
+    o.load_balancers = Some(vec![bg("tg-green", "tg-blue")]);
+    assert_eq!(plan(&s, Some(&o), false), ServicePlan::Update(Box::default()));
+    o.load_balancers = Some(vec![bg("tg-other", "tg-blue")]);
+    let ServicePlan::Update(u) = plan(&s, Some(&o), false) else { panic!() };
+    assert_eq!(u.fields(), vec!["loadBalancers"]);
+}
