@@ -483,3 +483,43 @@ spec:
             .any(|t| [&primary, &alternate].contains(&&t.target_group_arn().unwrap().to_string()))
     );
 }
+
+#[tokio::test]
+async fn revisions_a_deployment_still_uses_survive_the_history_cleanup() {
+    let ctx = TestContext::new("svc-inuse").await.unwrap();
+    let _op = ctx.start_operator(&["--resync-seconds", "5"]).unwrap();
+    let net = ctx.bed.seed_network(&ctx.prefix).unwrap();
+    let cluster = format!("{}-inuse", ctx.prefix);
+    let family = format!("{}-api", ctx.prefix);
+    let stack = |image: &str| {
+        cluster_and_task(&family, image, "awsvpc", "FARGATE")
+            .replace("spec: {capacityProviders", &format!("spec: {{clusterName: {cluster}, capacityProviders"))
+            .replace("  networkMode: awsvpc", "  networkMode: awsvpc\n  revisionHistoryLimit: 0")
+    };
+    ctx.apply_ok(&stack("nginx:1")).unwrap();
+    ctx.apply_ok(fargate_service(&net, 2, "").split("  loadBalancer:").next().unwrap()).unwrap();
+    let api: Api<Service> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    wait_ready(&api, "api", 1).await;
+    // Two new revisions. moto never moves its deployments on, so the PRIMARY
+    // deployment keeps running revision 1: like a real rollout that is stuck.
+    ctx.apply_ok(&stack("nginx:2")).unwrap();
+    ctx.apply_ok(&stack("nginx:3")).unwrap();
+    let ecs = aws_sdk_ecs::Client::new(&ctx.aws);
+    let status_of = |rev: i32| {
+        let ecs = ecs.clone();
+        let arn = format!("{family}:{rev}");
+        async move {
+            let out = ecs.describe_task_definition().task_definition(arn).send().await.map_err(|e| e.to_string())?;
+            Ok::<String, String>(
+                out.task_definition().and_then(|t| t.status()).map(|s| s.as_str().to_string()).unwrap_or_default(),
+            )
+        }
+    };
+    eventually(Duration::from_secs(60), "revision 2 deregistered", || async {
+        let s = status_of(2).await?;
+        if s == "INACTIVE" { Ok(()) } else { Err(s) }
+    })
+    .await;
+    assert_eq!(status_of(1).await.unwrap(), "ACTIVE", "revision 1 runs in a deployment and must stay");
+    assert_eq!(status_of(3).await.unwrap(), "ACTIVE");
+}

@@ -76,18 +76,21 @@ impl Context {
     }
 
     /// Task definition ARNs that Services reference or that their deployments still
-    /// run. Waits until the Service watch has listed every Service once.
-    pub async fn task_definitions_in_use(&self) -> BTreeSet<String> {
-        let Some(store) = self.service_store.get() else { return BTreeSet::new() };
-        if store.wait_until_ready().await.is_err() {
-            return BTreeSet::new();
-        }
-        store
-            .state()
-            .iter()
-            .filter_map(|s| s.status.as_ref())
-            .flat_map(|s| s.deployments.iter().map(|d| d.task_definition.clone()).chain(s.task_definition_arn.clone()))
-            .collect()
+    /// run, or `None` while the Service watch has not listed every Service yet (then
+    /// nothing may be deregistered).
+    pub async fn task_definitions_in_use(&self) -> Option<BTreeSet<String>> {
+        let store = self.service_store.get()?;
+        tokio::time::timeout(Duration::from_secs(10), store.wait_until_ready()).await.ok()?.ok()?;
+        Some(
+            store
+                .state()
+                .iter()
+                .filter_map(|s| s.status.as_ref())
+                .flat_map(|s| {
+                    s.deployments.iter().map(|d| d.task_definition.clone()).chain(s.task_definition_arn.clone())
+                })
+                .collect(),
+        )
     }
 
     /// Publishes a Kubernetes Event on `obj`. Failing to publish is logged, never fatal.

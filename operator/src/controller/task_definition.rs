@@ -192,10 +192,15 @@ async fn apply(api: &Api<TaskDefinition>, obj: &TaskDefinition, ctx: &Context) -
         current = Some(Current { arn, revision, hash: hash.clone() });
     }
 
+    // Until every Service is known, no revision is deregistered: one may be in use.
     let in_use = ctx.task_definitions_in_use().await;
     let limit = usize::try_from(obj.spec.revision_history_limit).unwrap_or(0);
     let current_arn = current.as_ref().map(|c| c.arn.as_str());
-    for old in core::revisions_to_deregister(&kept, current_arn, limit, &in_use) {
+    let to_deregister = match &in_use {
+        Some(in_use) => core::revisions_to_deregister(&kept, current_arn, limit, in_use),
+        None => Vec::new(),
+    };
+    for old in to_deregister {
         if let Err(e) = ecs_td::deregister(&ecs, &old.arn).await {
             return report_aws_error(api, obj, &t, ctx, e).await;
         }
