@@ -275,3 +275,57 @@ async fn an_invalid_spec_is_reported_without_any_aws_call() {
     let spec = api.get("bad").await.unwrap().spec;
     assert_eq!(spec.tags.get("ecs.operator.dev/owner").map(String::as_str), Some("me"));
 }
+
+#[tokio::test]
+async fn auto_scaling_group_capacity_providers_are_created_updated_and_deleted() {
+    let ctx = TestContext::new("cluster-asg").await.unwrap();
+    let _op = ctx.start_operator(&[]).unwrap();
+    let provider = format!("{}-pool", ctx.prefix);
+    let manifest = |target: i32| {
+        format!(
+            "apiVersion: ecs.operator.dev/v1alpha1
+kind: Cluster
+metadata: {{name: ec2}}
+spec:
+  clusterName: {p}-ec2
+  capacityProviders: [{provider}]
+  autoScalingGroupProviders:
+    - name: {provider}
+      autoScalingGroupArn: arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:0f1e2d3c:autoScalingGroupName/{p}-asg
+      managedScaling: {{targetCapacity: {target}}}
+      managedTerminationProtection: true
+  defaultCapacityProviderStrategy:
+    - {{capacityProvider: {provider}, weight: 1}}
+",
+            p = ctx.prefix
+        )
+    };
+    ctx.apply_ok(&manifest(90)).unwrap();
+    ctx.kubectl_ok(&["wait", "--for=condition=Ready", "--timeout=60s", "ecscluster/ec2"]).unwrap();
+    let ecs = aws_sdk_ecs::Client::new(&ctx.aws);
+    let describe = || async {
+        let out = ecs.describe_capacity_providers().capacity_providers(&provider).send().await.unwrap();
+        out.capacity_providers().iter().find(|c| c.status().map(|s| s.as_str()) == Some("ACTIVE")).cloned()
+    };
+    let cp = describe().await.expect("capacity provider created");
+    let asg = cp.auto_scaling_group_provider().unwrap();
+    assert_eq!(asg.managed_scaling().unwrap().target_capacity(), Some(90));
+    assert_eq!(asg.managed_termination_protection().unwrap().as_str(), "ENABLED");
+    let cluster = describe_cluster_providers(&ctx, &format!("{}-ec2", ctx.prefix)).await;
+    assert_eq!(cluster, vec![provider.clone()]);
+
+    ctx.apply_ok(&manifest(75)).unwrap();
+    eventually(WAIT, "target capacity 75", || async {
+        let cp = describe().await.ok_or("gone")?;
+        let t = cp.auto_scaling_group_provider().and_then(|a| a.managed_scaling()).and_then(|m| m.target_capacity());
+        if t == Some(75) { Ok(()) } else { Err(format!("{t:?}")) }
+    })
+    .await;
+
+    ctx.kubectl_ok(&["delete", "ecscluster/ec2", "--timeout=60s"]).unwrap();
+    assert!(describe().await.is_none(), "the operator's capacity provider is deleted with the cluster");
+}
+
+async fn describe_cluster_providers(ctx: &TestContext, name: &str) -> Vec<String> {
+    describe(ctx, name).await.map(|c| c.capacity_providers().to_vec()).unwrap_or_default()
+}
