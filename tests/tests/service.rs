@@ -65,6 +65,33 @@ async fn describe(ctx: &TestContext, cluster: &str, name: &str) -> Option<aws_sd
     out.services().iter().find(|s| s.status() == Some("ACTIVE")).cloned()
 }
 
+/// An ALB and an HTTP listener answering 404, made outside the operator.
+async fn existing_listener(ctx: &TestContext, net: &SeededNetwork, name: &str, port: i32) -> String {
+    use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, FixedResponseActionConfig, ProtocolEnum};
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&ctx.aws);
+    let lb = elb
+        .create_load_balancer()
+        .name(format!("{}-{name}", ctx.prefix))
+        .set_subnets(Some(net.subnet_ids.clone()))
+        .send()
+        .await
+        .unwrap();
+    let not_found = Action::builder()
+        .r#type(ActionTypeEnum::FixedResponse)
+        .fixed_response_config(FixedResponseActionConfig::builder().status_code("404").build())
+        .build();
+    let listener = elb
+        .create_listener()
+        .load_balancer_arn(lb.load_balancers()[0].load_balancer_arn().unwrap())
+        .port(port)
+        .protocol(ProtocolEnum::Http)
+        .default_actions(not_found)
+        .send()
+        .await
+        .unwrap();
+    listener.listeners()[0].listener_arn().unwrap().to_string()
+}
+
 fn network(n: &SeededNetwork) -> String {
     format!(
         "  networkConfiguration: {{subnets: [{}], securityGroups: [{}]}}\n",
@@ -230,33 +257,7 @@ async fn an_ec2_bridge_service_behind_an_existing_listener_and_a_daemon() {
     let net = ctx.bed.seed_network(&ctx.prefix).unwrap();
     // An existing ALB and listener, made outside the operator.
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&ctx.aws);
-    let lb = elb
-        .create_load_balancer()
-        .name(format!("{}-shared", ctx.prefix))
-        .set_subnets(Some(net.subnet_ids.clone()))
-        .send()
-        .await
-        .unwrap();
-    let lb_arn = lb.load_balancers()[0].load_balancer_arn().unwrap().to_string();
-    let listener = elb
-        .create_listener()
-        .load_balancer_arn(&lb_arn)
-        .port(80)
-        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
-        .default_actions(
-            aws_sdk_elasticloadbalancingv2::types::Action::builder()
-                .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::FixedResponse)
-                .fixed_response_config(
-                    aws_sdk_elasticloadbalancingv2::types::FixedResponseActionConfig::builder()
-                        .status_code("404")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let listener_arn = listener.listeners()[0].listener_arn().unwrap().to_string();
+    let listener_arn = existing_listener(&ctx, &net, "shared", 80).await;
 
     let cluster = format!("{}-ec2", ctx.prefix);
     ctx.apply_ok(
@@ -398,32 +399,7 @@ async fn blue_green_gets_an_alternate_target_group_and_a_weighted_rule() {
     let _op = ctx.start_operator(&[]).unwrap();
     let net = ctx.bed.seed_network(&ctx.prefix).unwrap();
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&ctx.aws);
-    let lb = elb
-        .create_load_balancer()
-        .name(format!("{}-bg", ctx.prefix))
-        .set_subnets(Some(net.subnet_ids.clone()))
-        .send()
-        .await
-        .unwrap();
-    let listener = elb
-        .create_listener()
-        .load_balancer_arn(lb.load_balancers()[0].load_balancer_arn().unwrap())
-        .port(443)
-        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
-        .default_actions(
-            aws_sdk_elasticloadbalancingv2::types::Action::builder()
-                .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::FixedResponse)
-                .fixed_response_config(
-                    aws_sdk_elasticloadbalancingv2::types::FixedResponseActionConfig::builder()
-                        .status_code("404")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let listener_arn = listener.listeners()[0].listener_arn().unwrap().to_string();
+    let listener_arn = existing_listener(&ctx, &net, "bg", 443).await;
     let cluster = format!("{}-bg", ctx.prefix);
     ctx.apply_ok(
         &cluster_and_task(&format!("{}-api", ctx.prefix), "nginx:1.27", "awsvpc", "FARGATE")
