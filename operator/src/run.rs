@@ -38,25 +38,6 @@ pub fn init_logging(format: LogFormat) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-}
-
 async fn wait_for_crds(client: &kube::Client, timeout: Duration) -> Result<(), RunError> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     for name in [Cluster::crd_name(), TaskDefinition::crd_name(), Service::crd_name()] {
@@ -127,9 +108,4 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     }
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Waits for the shutdown signal (exposed for embedding and tests).
-pub async fn until_shutdown() {
-    shutdown_signal().await;
 }

@@ -198,12 +198,3 @@ pub struct ClusterStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }
-
-impl super::common::HasConditions for ClusterStatus {
-    fn conditions(&self) -> &[Condition] {
-        &self.conditions
-    }
-    fn observed_generation(&self) -> Option<i64> {
-        self.observed_generation
-    }
-}

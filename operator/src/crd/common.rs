@@ -1,6 +1,5 @@
 //! Types shared by every custom resource of the operator.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -48,10 +47,4 @@ pub mod condition {
     pub const PROGRESSING: &str = "Progressing";
     /// A service rollout failed or was rolled back.
     pub const DEGRADED: &str = "Degraded";
-}
-
-/// The status fields every kind shares, so generic code can read them.
-pub trait HasConditions {
-    fn conditions(&self) -> &[Condition];
-    fn observed_generation(&self) -> Option<i64>;
 }

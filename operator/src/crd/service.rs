@@ -625,12 +625,3 @@ pub struct LoadBalancerStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unhealthy_targets: Option<i32>,
 }
-
-impl super::common::HasConditions for ServiceStatus {
-    fn conditions(&self) -> &[Condition] {
-        &self.conditions
-    }
-    fn observed_generation(&self) -> Option<i64> {
-        self.observed_generation
-    }
-}

@@ -450,12 +450,3 @@ pub struct KeptRevision {
     /// ARN of the revision.
     pub arn: String,
 }
-
-impl super::common::HasConditions for TaskDefinitionStatus {
-    fn conditions(&self) -> &[Condition] {
-        &self.conditions
-    }
-    fn observed_generation(&self) -> Option<i64> {
-        self.observed_generation
-    }
-}
