@@ -348,6 +348,7 @@ async fn apply(api: &Api<Service>, obj: &Service, ctx: &Context) -> Result<Actio
     let config_changed = previous.and_then(|s| s.applied_config_hash.as_deref()) != Some(hash.as_str());
     let ecs = ctx.aws.ecs(&resolved.region);
     let mut current = observed.clone();
+    let mut updated = false;
     match core::plan(&desired, observed.as_ref(), config_changed) {
         ServicePlan::Create => match ecs_service::create_service(&ecs, &desired, &client_token(obj)).await {
             Ok(created) => {
@@ -374,6 +375,7 @@ async fn apply(api: &Api<Service>, obj: &Service, ctx: &Context) -> Result<Actio
                     None => format!("updated {}", update.fields().join(", ")),
                 };
                 ctx.event(obj, EventType::Normal, "Updated", "Reconcile", note).await;
+                updated = true;
             }
             r.applied_hash = Some(hash.clone());
         }
@@ -443,7 +445,8 @@ async fn apply(api: &Api<Service>, obj: &Service, ctx: &Context) -> Result<Actio
     }
 
     // Read back after writes so status shows this reconcile's result.
-    let wrote = current.as_ref() != observed.as_ref()
+    let wrote = updated
+        || current.as_ref() != observed.as_ref()
         || r.applied_hash.as_deref() != previous.and_then(|s| s.applied_config_hash.as_deref());
     if wrote {
         match ecs_service::describe_services(&ecs, &resolved.cluster, std::slice::from_ref(&t.name)).await {
