@@ -4,7 +4,7 @@ use super::AwsError;
 use crate::core::task_definition::ObservedRevision;
 use crate::core::task_definition_request::RegisterRequest;
 use aws_sdk_ecs::Client;
-use aws_sdk_ecs::types::{SortOrder, TaskDefinitionFamilyStatus, TaskDefinitionField, TaskDefinitionStatus};
+use aws_sdk_ecs::types::{SortOrder, TaskDefinitionField, TaskDefinitionStatus};
 
 /// ARNs of the ACTIVE revisions of exactly `family`, newest first.
 pub async fn list_active_revisions(client: &Client, family: &str) -> Result<Vec<String>, AwsError> {
@@ -27,18 +27,6 @@ pub async fn list_active_revisions(client: &Client, family: &str) -> Result<Vec<
         );
     }
     Ok(arns)
-}
-
-/// Whether the family has any revision at all (ACTIVE or INACTIVE).
-pub async fn family_exists(client: &Client, family: &str) -> Result<bool, AwsError> {
-    let out = client
-        .list_task_definition_families()
-        .family_prefix(family)
-        .status(TaskDefinitionFamilyStatus::All)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("ListTaskDefinitionFamilies", e))?;
-    Ok(out.families().iter().any(|f| f == family))
 }
 
 /// One revision with its tags.

@@ -3,19 +3,18 @@
 use super::status::apply_status;
 use super::{Context, ReconcileError};
 use crate::aws::{AwsError, ecs_cluster};
-use crate::core::cluster::{self as core, ClusterAction, ObservedAsgProvider, ObservedCluster, Outcome};
+use crate::core::cluster::{self as core, ClusterAction, ObservedCluster, Outcome};
 use crate::core::conditions;
 use crate::core::ownership::{self, Decision, Owner};
 use crate::crd::Cluster;
+use crate::crd::common::DeletionPolicy;
 use crate::crd::common::condition::SYNCED;
-use crate::crd::common::{DeletionPolicy, FINALIZER};
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Api, ResourceExt};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const KIND: &str = "Cluster";
 /// Permanent errors wait for a spec change, but look again now and then in case the
@@ -24,19 +23,7 @@ const PERMANENT_ERROR_RETRY: Duration = Duration::from_secs(600);
 
 /// Reconciles one Cluster object.
 pub async fn reconcile(obj: Arc<Cluster>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
-    let started = Instant::now();
-    let namespace = obj.namespace().ok_or_else(|| ReconcileError::NoNamespace(obj.name_any()))?;
-    let api: Api<Cluster> = Api::namespaced(ctx.client.clone(), &namespace);
-    let result = finalizer(&api, FINALIZER, obj.clone(), |event| async {
-        match event {
-            FinalizerEvent::Apply(o) => apply(&api, &o, &ctx).await,
-            FinalizerEvent::Cleanup(o) => cleanup(&api, &o, &ctx).await,
-        }
-    })
-    .await
-    .map_err(ReconcileError::from);
-    ctx.finished(KIND, obj.as_ref(), started, result.is_ok());
-    result
+    super::reconcile_with_finalizer(obj, ctx, KIND, apply, cleanup).await
 }
 
 struct Target {
@@ -135,12 +122,25 @@ async fn apply(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Actio
         Ok(p) => p,
         Err(e) => return report_aws_error(api, obj, &t, ctx, observed.as_ref(), e).await,
     };
-    if let Some(message) = provider_conflict(&providers, &t.owner, obj) {
-        if is_new_problem(obj, &message) {
-            ctx.event(obj, EventType::Warning, "Conflict", "Reconcile", message.clone()).await;
+    // Capacity providers of the same name: a conflict, or adopted by tagging them.
+    for p in &providers {
+        let resource = format!("capacity provider {}", p.name);
+        match ownership::decide(&ownership::ownership(&p.tags, &t.owner), obj.spec.adoption_policy, &resource) {
+            Decision::Manage => {}
+            Decision::Adopt => {
+                if let Err(e) = ecs_cluster::tag_resource(&ecs, &p.arn, &t.owner.tags()).await {
+                    return report_aws_error(api, obj, &t, ctx, observed.as_ref(), e).await;
+                }
+                ctx.event(obj, EventType::Normal, "Adopted", "Adopt", format!("adopted existing {resource}")).await;
+            }
+            Decision::Conflict(message) => {
+                if is_new_problem(obj, &message) {
+                    ctx.event(obj, EventType::Warning, "Conflict", "Reconcile", message.clone()).await;
+                }
+                write_status(api, obj, &t, observed.as_ref(), &Outcome::Conflict(message)).await?;
+                return Ok(ctx.resync(obj));
+            }
         }
-        write_status(api, obj, &t, observed.as_ref(), &Outcome::Conflict(message)).await?;
-        return Ok(ctx.resync(obj));
     }
 
     let actions = core::plan(&desired, observed.as_ref(), &providers);
@@ -208,18 +208,6 @@ async fn apply(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Actio
     }
     write_status(api, obj, &t, current.as_ref(), &Outcome::Synced).await?;
     Ok(ctx.resync(obj))
-}
-
-fn provider_conflict(providers: &[ObservedAsgProvider], owner: &Owner, obj: &Cluster) -> Option<String> {
-    providers.iter().find_map(|p| {
-        let resource = format!("capacity provider {}", p.name);
-        match ownership::decide(&ownership::ownership(&p.tags, owner), obj.spec.adoption_policy, &resource) {
-            Decision::Conflict(m) => Some(m),
-            // Adopting a capacity provider would need TagResource on it; ECS tags
-            // it through the same call, so an adopted provider is just managed.
-            Decision::Manage | Decision::Adopt => None,
-        }
-    })
 }
 
 async fn cleanup(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Action, ReconcileError> {

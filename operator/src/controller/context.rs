@@ -5,7 +5,7 @@ use super::ReconcileError;
 use crate::aws::AwsClients;
 use crate::aws::cluster_describer::ClusterDescriber;
 use crate::aws::service_describer::ServiceDescriber;
-use crate::crd::Service;
+use crate::crd::{Cluster, Service, TaskDefinition};
 use crate::metrics::{KindLabels, Metrics, ReconcileLabels};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -37,6 +37,8 @@ pub struct Context {
     /// The Service objects the Service controller watches (with their status):
     /// the task definition revisions their deployments use are never deregistered.
     pub service_store: OnceLock<Store<Service>>,
+    /// The Cluster and TaskDefinition objects Services reference, as watched.
+    pub reference_stores: OnceLock<(Store<Cluster>, Store<TaskDefinition>)>,
 }
 
 impl std::fmt::Debug for Context {
@@ -72,6 +74,7 @@ impl Context {
             failures: Mutex::new(HashMap::new()),
             services: ServiceDescriber::start(aws_for_services),
             service_store: OnceLock::new(),
+            reference_stores: OnceLock::new(),
         }
     }
 

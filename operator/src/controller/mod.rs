@@ -13,11 +13,13 @@ pub mod task_definition;
 pub use context::{Context, ControllerConfig};
 pub use error::ReconcileError;
 
+use crate::crd::common::FINALIZER;
 use futures::StreamExt;
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, predicates, watcher};
-use kube::{Api, Resource};
+use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
 use std::future::Future;
@@ -70,6 +72,38 @@ where
         .applied_objects()
         .predicate_filter(relevant_change, Default::default());
     (reader, stream)
+}
+
+/// One reconcile behind the finalizer: `apply` while the object lives, `cleanup`
+/// once it is being deleted (the finalizer goes when `cleanup` succeeds). Records
+/// the reconcile's duration and result in the metrics.
+pub async fn reconcile_with_finalizer<K>(
+    obj: Arc<K>,
+    ctx: Arc<Context>,
+    kind: &'static str,
+    apply: impl AsyncFnOnce(&Api<K>, &K, &Context) -> Result<Action, ReconcileError>,
+    cleanup: impl AsyncFnOnce(&Api<K>, &K, &Context) -> Result<Action, ReconcileError>,
+) -> Result<Action, ReconcileError>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + serde::Serialize
+        + Debug,
+{
+    let started = std::time::Instant::now();
+    let namespace = obj.meta().namespace.clone().ok_or_else(|| ReconcileError::NoNamespace(obj.name_any()))?;
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    let result = finalizer(&api, FINALIZER, obj.clone(), |event| async {
+        match event {
+            FinalizerEvent::Apply(o) => apply(&api, &o, &ctx).await,
+            FinalizerEvent::Cleanup(o) => cleanup(&api, &o, &ctx).await,
+        }
+    })
+    .await
+    .map_err(ReconcileError::from);
+    ctx.finished(kind, obj.as_ref(), started, result.is_ok());
+    result
 }
 
 /// Runs one controller until shutdown.

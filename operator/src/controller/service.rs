@@ -9,8 +9,8 @@ use crate::core::ownership::{self, Decision, Owner, Ownership};
 use crate::core::service::{self as core, ObservedService, Resolved, ServicePlan};
 use crate::core::service_status::{self, Outcome, StatusInputs};
 use crate::core::tags;
+use crate::crd::common::DeletionPolicy;
 use crate::crd::common::condition::{READY, SYNCED};
-use crate::crd::common::{DeletionPolicy, FINALIZER};
 use crate::crd::service::LoadBalancerStatus;
 use crate::crd::task_definition::NetworkMode;
 use crate::crd::{Cluster, Service, TaskDefinition};
@@ -18,12 +18,11 @@ use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const KIND: &str = "Service";
 const PERMANENT_ERROR_RETRY: Duration = Duration::from_secs(600);
@@ -54,18 +53,12 @@ fn is_new_problem(obj: &Service, message: &str) -> bool {
 pub async fn run(client: kube::Client, namespaces: &Namespaces, ctx: Arc<Context>) {
     let (store, stream) = super::watch::<Service>(namespaces.apis(&client));
     let _ = ctx.service_store.set(store.clone());
-    let td_stream = futures::stream::select_all(
-        namespaces
-            .apis::<TaskDefinition>(&client)
-            .into_iter()
-            .map(|api| watcher(api, watcher::Config::default()).default_backoff().touched_objects().boxed()),
-    );
-    let cluster_stream = futures::stream::select_all(
-        namespaces
-            .apis::<Cluster>(&client)
-            .into_iter()
-            .map(|api| watcher(api, watcher::Config::default()).default_backoff().touched_objects().boxed()),
-    );
+    // The referenced kinds are watched into stores: a change reconciles the
+    // Services that reference it, and `resolve` reads references from the stores
+    // instead of asking the apiserver on every reconcile.
+    let (td_store, td_stream) = reference_watch::<TaskDefinition>(namespaces.apis(&client));
+    let (cluster_store, cluster_stream) = reference_watch::<Cluster>(namespaces.apis(&client));
+    let _ = ctx.reference_stores.set((cluster_store, td_store));
     let by_td = store.clone();
     let by_cluster = store.clone();
     Controller::for_stream(stream, store)
@@ -85,6 +78,27 @@ pub async fn run(client: kube::Client, namespaces: &Namespaces, ctx: Arc<Context
         .await;
 }
 
+fn reference_watch<K>(
+    apis: Vec<Api<K>>,
+) -> (Store<K>, impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static)
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = kube::runtime::reflector::store::<K>();
+    let streams = apis.into_iter().map(|api| watcher(api, watcher::Config::default()).default_backoff().boxed());
+    (reader, futures::stream::select_all(streams).reflect(writer).touched_objects())
+}
+
+/// The object `name` of `namespace` from a watch store, once the store has listed.
+async fn lookup<K>(store: Option<&Store<K>>, namespace: &str, name: &str) -> Option<Arc<K>>
+where
+    K: kube::Resource<DynamicType = ()> + Clone,
+{
+    let store = store?;
+    let _ = tokio::time::timeout(Duration::from_secs(10), store.wait_until_ready()).await;
+    store.get(&ObjectRef::new(name).within(namespace))
+}
+
 fn referencing<K: ResourceExt>(
     store: &Store<Service>,
     obj: &K,
@@ -102,19 +116,7 @@ fn referencing<K: ResourceExt>(
 
 /// Reconciles one Service object.
 pub async fn reconcile(obj: Arc<Service>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
-    let started = Instant::now();
-    let namespace = obj.namespace().ok_or_else(|| ReconcileError::NoNamespace(obj.name_any()))?;
-    let api: Api<Service> = Api::namespaced(ctx.client.clone(), &namespace);
-    let result = finalizer(&api, FINALIZER, obj.clone(), |event| async {
-        match event {
-            FinalizerEvent::Apply(o) => apply(&api, &o, &ctx).await,
-            FinalizerEvent::Cleanup(o) => cleanup(&api, &o, &ctx).await,
-        }
-    })
-    .await
-    .map_err(ReconcileError::from);
-    ctx.finished(KIND, obj.as_ref(), started, result.is_ok());
-    result
+    super::reconcile_with_finalizer(obj, ctx, KIND, apply, cleanup).await
 }
 
 struct Report<'a> {
@@ -197,12 +199,7 @@ async fn resolve(obj: &Service, ctx: &Context) -> Result<Resolved, Outcome> {
     let waiting = |reason: &str, message: String| Outcome::Waiting(reason.to_string(), message);
     let (cluster, cluster_region) = match (&obj.spec.cluster_ref, &obj.spec.cluster) {
         (Some(r), _) => {
-            let api: Api<Cluster> = Api::namespaced(ctx.client.clone(), &ns);
-            let found = api
-                .get_opt(&r.name)
-                .await
-                .map_err(|e| waiting("WaitingForCluster", format!("cannot read Cluster {}: {e}", r.name)))?;
-            let Some(c) = found else {
+            let Some(c) = lookup(ctx.reference_stores.get().map(|s| &s.0), &ns, &r.name).await else {
                 return Err(waiting(
                     "WaitingForCluster",
                     format!("waiting for Cluster {} to exist in namespace {ns}", r.name),
@@ -226,11 +223,7 @@ async fn resolve(obj: &Service, ctx: &Context) -> Result<Resolved, Outcome> {
     };
     let (task_definition, awsvpc) = match (&obj.spec.task_definition_ref, &obj.spec.task_definition) {
         (Some(r), _) => {
-            let api: Api<TaskDefinition> = Api::namespaced(ctx.client.clone(), &ns);
-            let found = api.get_opt(&r.name).await.map_err(|e| {
-                waiting("WaitingForTaskDefinition", format!("cannot read TaskDefinition {}: {e}", r.name))
-            })?;
-            let Some(td) = found else {
+            let Some(td) = lookup(ctx.reference_stores.get().map(|s| &s.1), &ns, &r.name).await else {
                 return Err(waiting(
                     "WaitingForTaskDefinition",
                     format!("waiting for TaskDefinition {} to exist in namespace {ns}", r.name),

@@ -330,14 +330,18 @@ pub async fn delete(ctx: &Context, obj: &Service, owner: &Owner, region: &str) -
     let tags = elbv2::tags_of(&client, &tgs.iter().map(|t| t.arn.clone()).collect::<Vec<_>>()).await?;
     let ours_tgs: Vec<_> = tgs.into_iter().filter(|t| ours(tags.get(&t.arn))).collect();
 
-    let rule_listener = match (&spec.listener_arn, &spec.create) {
-        (Some(l), _) => Some(l.clone()),
-        (None, Some(create)) => match elbv2::find_load_balancer(&client, &name("")).await? {
-            Some((lb, _, _)) => elbv2::find_listener(&client, &lb, create.listener.port).await?.map(|(l, _)| l),
+    // The load balancer and listener this object created, looked up once.
+    let created = match &spec.create {
+        Some(create) => match elbv2::find_load_balancer(&client, &name("")).await? {
+            Some((lb_arn, _, _)) => {
+                let listener = elbv2::find_listener(&client, &lb_arn, create.listener.port).await?.map(|(l, _)| l);
+                Some((lb_arn, listener))
+            }
             None => None,
         },
-        (None, None) => None,
+        None => None,
     };
+    let rule_listener = spec.listener_arn.clone().or_else(|| created.as_ref().and_then(|(_, l)| l.clone()));
     if let (Some(listener), Some(tg)) = (&rule_listener, ours_tgs.first())
         && let Some(rule) = elbv2::find_rule(&client, listener, &tg.arn).await?
     {
@@ -348,14 +352,10 @@ pub async fn delete(ctx: &Context, obj: &Service, owner: &Owner, region: &str) -
                 .await;
         }
     }
-    if spec.create.is_some()
-        && let Some((lb_arn, _, _)) = elbv2::find_load_balancer(&client, &name("")).await?
-    {
+    if let Some((lb_arn, listener)) = created {
         let lb_tags = elbv2::tags_of(&client, std::slice::from_ref(&lb_arn)).await?;
         if ours(lb_tags.get(&lb_arn)) {
-            if let Some(create) = &spec.create
-                && let Some((listener, _)) = elbv2::find_listener(&client, &lb_arn, create.listener.port).await?
-            {
+            if let Some(listener) = listener {
                 elbv2::delete_listener(&client, &listener).await?;
                 ctx.event(obj, EventType::Normal, "ListenerDeleted", "Delete", format!("deleted listener {listener}"))
                     .await;

@@ -8,35 +8,22 @@ use crate::core::ownership::{self, Decision, Owner};
 use crate::core::task_definition::{self as core, Outcome, SPEC_HASH_TAG};
 use crate::core::task_definition_request::register_request;
 use crate::crd::TaskDefinition;
+use crate::crd::common::DeletionPolicy;
 use crate::crd::common::condition::SYNCED;
-use crate::crd::common::{DeletionPolicy, FINALIZER};
 use crate::crd::task_definition::KeptRevision;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Api, ResourceExt};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const KIND: &str = "TaskDefinition";
 const PERMANENT_ERROR_RETRY: Duration = Duration::from_secs(600);
 
 /// Reconciles one TaskDefinition object.
 pub async fn reconcile(obj: Arc<TaskDefinition>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
-    let started = Instant::now();
-    let namespace = obj.namespace().ok_or_else(|| ReconcileError::NoNamespace(obj.name_any()))?;
-    let api: Api<TaskDefinition> = Api::namespaced(ctx.client.clone(), &namespace);
-    let result = finalizer(&api, FINALIZER, obj.clone(), |event| async {
-        match event {
-            FinalizerEvent::Apply(o) => apply(&api, &o, &ctx).await,
-            FinalizerEvent::Cleanup(o) => cleanup(&o, &ctx).await,
-        }
-    })
-    .await
-    .map_err(ReconcileError::from);
-    ctx.finished(KIND, obj.as_ref(), started, result.is_ok());
-    result
+    super::reconcile_with_finalizer(obj, ctx, KIND, apply, cleanup).await
 }
 
 struct Target {
@@ -218,7 +205,7 @@ async fn apply(api: &Api<TaskDefinition>, obj: &TaskDefinition, ctx: &Context) -
     Ok(ctx.resync(obj))
 }
 
-async fn cleanup(obj: &TaskDefinition, ctx: &Context) -> Result<Action, ReconcileError> {
+async fn cleanup(_api: &Api<TaskDefinition>, obj: &TaskDefinition, ctx: &Context) -> Result<Action, ReconcileError> {
     let t = target(obj, ctx);
     if obj.spec.deletion_policy == DeletionPolicy::Retain {
         ctx.event(
