@@ -23,9 +23,10 @@ pub enum ControlPlaneError {
 /// A running etcd and kube-apiserver.
 #[derive(Debug)]
 pub struct ControlPlane {
-    // Field order is drop order: the apiserver stops before etcd.
-    apiserver: ServerProcess,
-    etcd: ServerProcess,
+    // Held only to be dropped, which stops them; field order is drop order, so
+    // the apiserver stops before etcd.
+    _apiserver: ServerProcess,
+    _etcd: ServerProcess,
     /// The apiserver's URL, `https://127.0.0.1:<port>`.
     pub url: String,
     /// An admin kubeconfig (client certificate in `system:masters`).
@@ -87,12 +88,7 @@ impl ControlPlane {
 
         wait_for_port(&mut apiserver, port, Duration::from_secs(60)).map_err(ControlPlaneError::NotReady)?;
         wait_ready(bin, &kubeconfig, &mut apiserver, Duration::from_secs(90))?;
-        Ok(Self { apiserver, etcd, url, kubeconfig, certs })
-    }
-
-    /// Log files of the servers, for error messages.
-    pub fn logs(&self) -> [&Path; 2] {
-        [self.etcd.log_path(), self.apiserver.log_path()]
+        Ok(Self { _apiserver: apiserver, _etcd: etcd, url, kubeconfig, certs })
     }
 }
 

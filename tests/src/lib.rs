@@ -3,6 +3,7 @@
 //! loopback, plus the helpers the integration tests share.
 
 pub mod certs;
+pub mod conditions;
 pub mod control_plane;
 pub mod moto;
 pub mod operator;

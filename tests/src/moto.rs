@@ -28,7 +28,8 @@ pub enum MotoError {
 /// A running moto server.
 #[derive(Debug)]
 pub struct Moto {
-    process: ServerProcess,
+    // Held only to be dropped, which stops the server.
+    _process: ServerProcess,
     venv: PathBuf,
     /// `http://127.0.0.1:<port>`.
     pub url: String,
@@ -56,7 +57,7 @@ impl Moto {
             .env("AWS_DEFAULT_REGION", REGION);
         let mut process = ServerProcess::start("moto", cmd, &dir.join("moto.log"))?;
         wait_for_port(&mut process, port, Duration::from_secs(60)).map_err(MotoError::NotReady)?;
-        Ok(Self { process, venv: venv.to_path_buf(), url: format!("http://127.0.0.1:{port}") })
+        Ok(Self { _process: process, venv: venv.to_path_buf(), url: format!("http://127.0.0.1:{port}") })
     }
 
     /// The environment an AWS client needs to reach this server through the
@@ -82,10 +83,5 @@ impl Moto {
             return Err(MotoError::Seed(String::from_utf8_lossy(&out.stderr).into_owned()));
         }
         serde_json::from_slice(&out.stdout).map_err(|e| MotoError::Seed(e.to_string()))
-    }
-
-    /// The log file of the server.
-    pub fn log_path(&self) -> &Path {
-        self.process.log_path()
     }
 }

@@ -58,7 +58,7 @@ impl OperatorProcess {
         http_get(self.metrics_port, "/metrics")
     }
 
-    /// The status code of a health endpoint (`/healthz`, `/readyz`).
+    /// The HTTP response of a health endpoint (`/healthz`, `/readyz`).
     pub fn health(&self, path: &str) -> Result<String, TestBedError> {
         http_get(self.health_port, path)
     }
@@ -68,9 +68,9 @@ impl OperatorProcess {
         self.process.log_tail(lines)
     }
 
-    /// SIGTERM and wait for the graceful shutdown; the exit status if it ended.
-    pub fn stop(&mut self) {
-        self.process.stop(Duration::from_secs(20));
+    /// SIGTERM and wait up to 20 s for the graceful shutdown; the exit status.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        self.process.stop(Duration::from_secs(20))
     }
 
     /// Whether the process exited, with its status.

@@ -186,11 +186,6 @@ impl ServerProcess {
         &self.name
     }
 
-    /// The log file of the process.
-    pub fn log_path(&self) -> &Path {
-        &self.log
-    }
-
     /// The last `lines` lines of the log, for error messages.
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
@@ -203,9 +198,10 @@ impl ServerProcess {
         self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
     }
 
-    /// SIGTERM, wait up to `grace`, then SIGKILL.
-    pub fn stop(&mut self, grace: Duration) {
-        let Some(mut child) = self.child.take() else { return };
+    /// SIGTERM, wait up to `grace`, then SIGKILL. The exit status, if the process
+    /// was still ours to stop.
+    pub fn stop(&mut self, grace: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
         let pid = child.id();
         signal(pid, libc::SIGTERM);
         let deadline = Instant::now() + grace;
@@ -217,22 +213,18 @@ impl ServerProcess {
         }
         if let Ok(None) = child.try_wait() {
             let _ = child.kill();
-            let _ = child.wait();
         }
+        let status = child.wait().ok();
         if let Ok(mut pids) = REGISTERED.lock() {
             pids.retain(|p| *p != pid);
         }
-    }
-
-    /// The pid of the running child.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        status
     }
 }
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
-        self.stop(Duration::from_secs(5));
+        let _ = self.stop(Duration::from_secs(5));
     }
 }
 

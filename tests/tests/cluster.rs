@@ -1,9 +1,10 @@
 //! The Cluster controller against a real apiserver and moto.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ecs_operator::core::conditions;
 use ecs_operator::crd::Cluster;
+use ecs_operator_tests::conditions::{condition_of, wait_for_reason, wait_ready};
 use ecs_operator_tests::{TestContext, eventually};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::Api;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -44,15 +45,10 @@ fn tags_of(c: &aws_sdk_ecs::types::Cluster) -> BTreeMap<String, String> {
     c.tags().iter().map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string())).collect()
 }
 
-fn condition(obj: &Cluster, type_: &str) -> Option<(String, String, String, Option<i64>)> {
-    let c = conditions::find(&obj.status.as_ref()?.conditions, type_)?;
-    Some((c.status.clone(), c.reason.clone(), c.message.clone(), c.observed_generation))
-}
-
 #[tokio::test]
 async fn creates_reports_updates_and_then_writes_nothing() {
     let ctx = TestContext::new("cluster-lifecycle").await.unwrap();
-    let op = ctx.start_operator(&["--resync-seconds", "5"]).unwrap();
+    let mut op = ctx.start_operator(&["--resync-seconds", "5"]).unwrap();
     let ecs_name = format!("{}-web", ctx.prefix);
     ctx.apply_ok(&manifest("web", &ecs_name, "")).unwrap();
 
@@ -64,8 +60,12 @@ async fn creates_reports_updates_and_then_writes_nothing() {
     assert_eq!(status.observed_generation, Some(1));
     assert_eq!(status.ecs_status.as_deref(), Some("ACTIVE"));
     assert!(status.arn.as_deref().unwrap().ends_with(&format!("cluster/{ecs_name}")));
-    assert_eq!(condition(&obj, "Ready").unwrap().3, Some(1), "conditions carry observedGeneration");
-    assert_eq!(condition(&obj, "Synced").unwrap().0, "True");
+    assert_eq!(
+        condition_of(&obj, "Ready").unwrap().observed_generation,
+        Some(1),
+        "conditions carry observedGeneration"
+    );
+    assert_eq!(condition_of(&obj, "Synced").unwrap().status, "True");
 
     let cluster = describe(&ctx, &ecs_name).await.expect("ECS cluster exists");
     let tags = tags_of(&cluster);
@@ -99,14 +99,7 @@ async fn creates_reports_updates_and_then_writes_nothing() {
         .replace("containerInsights: enabled", "containerInsights: disabled")
         .replace("env: test", "env: prod");
     ctx.apply_ok(&updated).unwrap();
-    eventually(WAIT, "generation 2 to be Ready", || async {
-        let o = api.get("web").await.map_err(|e| e.to_string())?;
-        match condition(&o, "Ready") {
-            Some((s, _, _, Some(2))) if s == "True" => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    wait_ready(&api, "web", 2).await;
     let cluster = describe(&ctx, &ecs_name).await.unwrap();
     assert_eq!(tags_of(&cluster).get("env").map(String::as_str), Some("prod"));
     assert_eq!(cluster.settings()[0].value(), Some("disabled"));
@@ -123,6 +116,14 @@ async fn creates_reports_updates_and_then_writes_nothing() {
         ])
         .unwrap();
     assert!(events.contains("Created") && events.contains("Updated"), "events: {events}");
+
+    // The probes answer, and SIGTERM ends the operator cleanly.
+    for probe in ["/healthz", "/readyz"] {
+        let response = op.health(probe).unwrap();
+        assert!(response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"), "{probe}: {response}");
+    }
+    let status = op.stop().expect("the operator was running");
+    assert!(status.success(), "SIGTERM should end the operator with status 0, got {status}");
 }
 
 #[tokio::test]
@@ -178,14 +179,7 @@ async fn a_cluster_it_does_not_own_is_a_conflict_until_adopted() {
 
     ctx.apply_ok(&manifest("taken", &ecs_name, "")).unwrap();
     let api: Api<Cluster> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
-    let (_, reason, message, _) = eventually(WAIT, "a Conflict condition", || async {
-        let o = api.get("taken").await.map_err(|e| e.to_string())?;
-        match condition(&o, "Synced") {
-            Some(c) if c.1 == "Conflict" => Ok(c),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    let Condition { reason, message, .. } = wait_for_reason(&api, "taken", "Synced", "Conflict").await;
     assert_eq!(reason, "Conflict");
     assert!(message.contains(&ecs_name) && message.contains("adoptionPolicy"), "{message}");
     let untouched = describe(&ctx, &ecs_name).await.unwrap();
@@ -232,14 +226,7 @@ async fn delete_removes_the_cluster_after_its_services_and_retain_keeps_it() {
         .unwrap();
     ctx.kubectl_ok(&["delete", "ecscluster/gone", "--wait=false"]).unwrap();
     let api: Api<Cluster> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
-    let message = eventually(WAIT, "DeletionBlocked", || async {
-        let o = api.get("gone").await.map_err(|e| e.to_string())?;
-        match condition(&o, "Synced") {
-            Some(c) if c.1 == "DeletionBlocked" => Ok(c.2),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    let message = wait_for_reason(&api, "gone", "Synced", "DeletionBlocked").await.message;
     assert!(message.contains("active service"), "{message}");
     assert!(describe(&ctx, &gone).await.is_some());
 
@@ -259,14 +246,7 @@ async fn an_invalid_spec_is_reported_without_any_aws_call() {
     let bad = manifest("bad", &ecs_name, "").replace("env: test", "ecs.operator.dev/owner: me");
     ctx.apply_ok(&bad).unwrap();
     let api: Api<Cluster> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
-    let message = eventually(WAIT, "an Invalid condition", || async {
-        let o = api.get("bad").await.map_err(|e| e.to_string())?;
-        match condition(&o, "Ready") {
-            Some(c) if c.1 == "Invalid" => Ok(c.2),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    let message = wait_for_reason(&api, "bad", "Ready", "Invalid").await.message;
     assert!(message.contains("reserved prefix"), "{message}");
     let metrics = op.metrics().unwrap();
     assert_eq!(ecs_operator_tests::operator::sum_aws_requests(&metrics, |_| true), 0, "no AWS call at all");

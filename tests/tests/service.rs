@@ -4,22 +4,26 @@
 //! rollout stages of real ECS are tested in the pure tier (core/service_status).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ecs_operator::core::conditions;
 use ecs_operator::crd::Service;
+use ecs_operator_tests::conditions::{condition_of, wait_for_reason, wait_ready};
 use ecs_operator_tests::moto::SeededNetwork;
 use ecs_operator_tests::{TestContext, eventually};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::Api;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(90);
 
-fn cluster_and_task(family: &str, image: &str, network_mode: &str, compat: &str) -> String {
+/// A Cluster `web` (ECS name `cluster`) and a TaskDefinition `api` (family
+/// `<prefix>-api`) for one container on port 3000.
+fn cluster_and_task(ctx: &TestContext, cluster: &str, image: &str, network_mode: &str, compat: &str) -> String {
     let fargate = compat == "FARGATE";
+    let family = format!("{}-api", ctx.prefix);
     format!(
         "apiVersion: ecs.operator.dev/v1alpha1
 kind: Cluster
 metadata: {{name: web}}
-spec: {{capacityProviders: [FARGATE]}}
+spec: {{clusterName: {cluster}{providers}}}
 ---
 apiVersion: ecs.operator.dev/v1alpha1
 kind: TaskDefinition
@@ -37,26 +41,10 @@ spec:
         // moto is stricter than ECS here: with EC2 compatibility it wants a hard
         // memory limit even when memoryReservation is set.
         hard = if fargate { "" } else { "      memory: 256\n" },
+        providers = if fargate { ", capacityProviders: [FARGATE]" } else { "" },
         sizes = if fargate { "  cpu: '256'\n  memory: '512'\n" } else { "" },
         host = if network_mode == "bridge" { ", hostPort: 0" } else { "" },
     )
-}
-
-fn condition(obj: &Service, type_: &str) -> Option<(String, String, String)> {
-    let c = conditions::find(&obj.status.as_ref()?.conditions, type_)?;
-    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
-}
-
-async fn wait_ready(api: &Api<Service>, name: &str, generation: i64) -> Service {
-    eventually(WAIT, &format!("Service {name} generation {generation} Ready"), || async {
-        let o = api.get(name).await.map_err(|e| e.to_string())?;
-        let cond = conditions::find(&o.status.as_ref().ok_or("no status")?.conditions, "Ready").cloned();
-        match cond {
-            Some(c) if c.status == "True" && c.observed_generation == Some(generation) => Ok(o),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await
 }
 
 async fn describe(ctx: &TestContext, cluster: &str, name: &str) -> Option<aws_sdk_ecs::types::Service> {
@@ -138,11 +126,7 @@ async fn a_fargate_service_behind_a_new_alb_rolls_scales_and_is_deleted_with_eve
     let op = ctx.start_operator(&["--resync-seconds", "5"]).unwrap();
     let net = ctx.bed.seed_network(&ctx.prefix).unwrap();
     let cluster = format!("{}-web", ctx.prefix);
-    ctx.apply_ok(
-        &cluster_and_task(&format!("{}-api", ctx.prefix), "nginx:1.27", "awsvpc", "FARGATE")
-            .replace("spec: {capacityProviders", &format!("spec: {{clusterName: {cluster}, capacityProviders")),
-    )
-    .unwrap();
+    ctx.apply_ok(&cluster_and_task(&ctx, &cluster, "nginx:1.27", "awsvpc", "FARGATE")).unwrap();
     ctx.apply_ok(&fargate_service(&net, 2, "")).unwrap();
     let api: Api<Service> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
     let obj = wait_ready(&api, "api", 1).await;
@@ -177,11 +161,7 @@ async fn a_fargate_service_behind_a_new_alb_rolls_scales_and_is_deleted_with_eve
     assert_eq!(op.aws_writes().unwrap(), writes, "an unchanged Service must cause no AWS write");
 
     // An image change in the TaskDefinition rolls the Service promptly.
-    ctx.apply_ok(
-        &cluster_and_task(&format!("{}-api", ctx.prefix), "nginx:1.28", "awsvpc", "FARGATE")
-            .replace("spec: {capacityProviders", &format!("spec: {{clusterName: {cluster}, capacityProviders")),
-    )
-    .unwrap();
+    ctx.apply_ok(&cluster_and_task(&ctx, &cluster, "nginx:1.28", "awsvpc", "FARGATE")).unwrap();
     let rolled = eventually(Duration::from_secs(30), "the service to run revision 2", || async {
         let s = describe(&ctx, &cluster, "api").await.ok_or("no service")?;
         let td = s.task_definition().unwrap_or_default().to_string();
@@ -198,7 +178,8 @@ async fn a_fargate_service_behind_a_new_alb_rolls_scales_and_is_deleted_with_eve
         }
     })
     .await;
-    assert!(condition(&obj, "Ready").is_some());
+    // moto keeps the deployment COMPLETED: the rolled service is Ready at once.
+    assert_eq!(condition_of(&obj, "Ready").map(|c| c.status).as_deref(), Some("True"));
 
     // Scaling.
     ctx.apply_ok(&fargate_service(&net, 3, "")).unwrap();
@@ -230,22 +211,11 @@ async fn references_that_appear_late_are_waited_for() {
     let net = ctx.bed.seed_network(&ctx.prefix).unwrap();
     ctx.apply_ok(fargate_service(&net, 2, "").split("  loadBalancer:").next().unwrap()).unwrap();
     let api: Api<Service> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
-    let (_, reason, message) = eventually(WAIT, "a waiting condition", || async {
-        let o = api.get("api").await.map_err(|e| e.to_string())?;
-        match condition(&o, "Ready") {
-            Some(c) if c.1 == "WaitingForCluster" => Ok(c),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    let Condition { reason, message, .. } = wait_for_reason(&api, "api", "Ready", "WaitingForCluster").await;
     assert_eq!(reason, "WaitingForCluster");
     assert!(message.contains("Cluster web"), "{message}");
     let cluster = format!("{}-late", ctx.prefix);
-    ctx.apply_ok(
-        &cluster_and_task(&format!("{}-api", ctx.prefix), "nginx:1.27", "awsvpc", "FARGATE")
-            .replace("spec: {capacityProviders", &format!("spec: {{clusterName: {cluster}, capacityProviders")),
-    )
-    .unwrap();
+    ctx.apply_ok(&cluster_and_task(&ctx, &cluster, "nginx:1.27", "awsvpc", "FARGATE")).unwrap();
     wait_ready(&api, "api", 1).await;
     assert!(describe(&ctx, &cluster, "api").await.is_some());
 }
@@ -260,11 +230,7 @@ async fn an_ec2_bridge_service_behind_an_existing_listener_and_a_daemon() {
     let listener_arn = existing_listener(&ctx, &net, "shared", 80).await;
 
     let cluster = format!("{}-ec2", ctx.prefix);
-    ctx.apply_ok(
-        &cluster_and_task(&format!("{}-api", ctx.prefix), "nginx:1.27", "bridge", "EC2")
-            .replace("spec: {capacityProviders: [FARGATE]}", &format!("spec: {{clusterName: {cluster}}}")),
-    )
-    .unwrap();
+    ctx.apply_ok(&cluster_and_task(&ctx, &cluster, "nginx:1.27", "bridge", "EC2")).unwrap();
     ctx.apply_ok(&format!(
         "apiVersion: ecs.operator.dev/v1alpha1
 kind: Service
@@ -328,11 +294,7 @@ async fn autoscaling_is_registered_and_its_desired_count_respected() {
     let op = ctx.start_operator(&["--resync-seconds", "5"]).unwrap();
     let net = ctx.bed.seed_network(&ctx.prefix).unwrap();
     let cluster = format!("{}-as", ctx.prefix);
-    ctx.apply_ok(
-        &cluster_and_task(&format!("{}-api", ctx.prefix), "nginx:1.27", "awsvpc", "FARGATE")
-            .replace("spec: {capacityProviders", &format!("spec: {{clusterName: {cluster}, capacityProviders")),
-    )
-    .unwrap();
+    ctx.apply_ok(&cluster_and_task(&ctx, &cluster, "nginx:1.27", "awsvpc", "FARGATE")).unwrap();
     let manifest = format!(
         "apiVersion: ecs.operator.dev/v1alpha1
 kind: Service
@@ -401,11 +363,7 @@ async fn blue_green_gets_an_alternate_target_group_and_a_weighted_rule() {
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&ctx.aws);
     let listener_arn = existing_listener(&ctx, &net, "bg", 443).await;
     let cluster = format!("{}-bg", ctx.prefix);
-    ctx.apply_ok(
-        &cluster_and_task(&format!("{}-api", ctx.prefix), "nginx:1.27", "awsvpc", "FARGATE")
-            .replace("spec: {capacityProviders", &format!("spec: {{clusterName: {cluster}, capacityProviders")),
-    )
-    .unwrap();
+    ctx.apply_ok(&cluster_and_task(&ctx, &cluster, "nginx:1.27", "awsvpc", "FARGATE")).unwrap();
     ctx.apply_ok(&format!(
         "apiVersion: ecs.operator.dev/v1alpha1
 kind: Service
@@ -468,8 +426,7 @@ async fn revisions_a_deployment_still_uses_survive_the_history_cleanup() {
     let cluster = format!("{}-inuse", ctx.prefix);
     let family = format!("{}-api", ctx.prefix);
     let stack = |image: &str| {
-        cluster_and_task(&family, image, "awsvpc", "FARGATE")
-            .replace("spec: {capacityProviders", &format!("spec: {{clusterName: {cluster}, capacityProviders"))
+        cluster_and_task(&ctx, &cluster, image, "awsvpc", "FARGATE")
             .replace("  networkMode: awsvpc", "  networkMode: awsvpc\n  revisionHistoryLimit: 0")
     };
     ctx.apply_ok(&stack("nginx:1")).unwrap();

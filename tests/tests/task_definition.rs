@@ -1,13 +1,11 @@
 //! The TaskDefinition controller against a real apiserver and moto.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ecs_operator::core::conditions;
 use ecs_operator::crd::TaskDefinition;
+use ecs_operator_tests::conditions::{wait_for_reason, wait_ready};
 use ecs_operator_tests::{TestContext, eventually};
 use kube::Api;
 use std::time::Duration;
-
-const WAIT: Duration = Duration::from_secs(60);
 
 fn manifest(name: &str, family: &str, image: &str, extra: &str) -> String {
     format!(
@@ -66,22 +64,6 @@ spec:
     )
 }
 
-fn condition(obj: &TaskDefinition, type_: &str) -> Option<(String, String, String, Option<i64>)> {
-    let c = conditions::find(&obj.status.as_ref()?.conditions, type_)?;
-    Some((c.status.clone(), c.reason.clone(), c.message.clone(), c.observed_generation))
-}
-
-async fn wait_revision(api: &Api<TaskDefinition>, name: &str, generation: i64) -> TaskDefinition {
-    eventually(WAIT, &format!("{name} generation {generation} Ready"), || async {
-        let o = api.get(name).await.map_err(|e| e.to_string())?;
-        match condition(&o, "Ready") {
-            Some((s, _, _, Some(g))) if s == "True" && g == generation => Ok(o),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await
-}
-
 async fn active_revisions(ctx: &TestContext, family: &str) -> Vec<String> {
     let ecs = aws_sdk_ecs::Client::new(&ctx.aws);
     let out = ecs
@@ -137,7 +119,7 @@ async fn registers_once_per_spec_and_never_for_a_reordering() {
 
     // A real change registers revision 2 and keeps 1.
     ctx.apply_ok(&manifest("api", &family, "nginx:1.28", "")).unwrap();
-    let obj = wait_revision(&api, "api", 3).await;
+    let obj = wait_ready(&api, "api", 3).await;
     let status = obj.status.unwrap();
     assert_eq!(status.revision, Some(2));
     assert_eq!(status.revisions.iter().map(|r| r.revision).collect::<Vec<_>>(), vec![2, 1]);
@@ -153,7 +135,7 @@ async fn old_revisions_beyond_the_history_limit_are_deregistered() {
     let api: Api<TaskDefinition> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
     for (generation, tag) in [(1, "1"), (2, "2"), (3, "3"), (4, "4")] {
         ctx.apply_ok(&manifest("hist", &family, &format!("nginx:1.{tag}"), "  revisionHistoryLimit: 1\n")).unwrap();
-        wait_revision(&api, "hist", generation).await;
+        wait_ready(&api, "hist", generation).await;
     }
     let status = api.get("hist").await.unwrap().status.unwrap();
     assert_eq!(status.revision, Some(4));
@@ -199,19 +181,12 @@ async fn a_family_registered_by_someone_else_is_a_conflict_until_adopted() {
         .unwrap();
     ctx.apply_ok(&manifest("theirs", &family, "nginx:1.27", "")).unwrap();
     let api: Api<TaskDefinition> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
-    let message = eventually(WAIT, "Conflict", || async {
-        let o = api.get("theirs").await.map_err(|e| e.to_string())?;
-        match condition(&o, "Synced") {
-            Some(c) if c.1 == "Conflict" => Ok(c.2),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    let message = wait_for_reason(&api, "theirs", "Synced", "Conflict").await.message;
     assert!(message.contains(&family), "{message}");
     assert_eq!(active_revisions(&ctx, &family).await.len(), 1, "nothing registered into a foreign family");
 
     ctx.apply_ok(&manifest("theirs", &family, "nginx:1.27", "  adoptionPolicy: AdoptUnowned\n")).unwrap();
-    let obj = wait_revision(&api, "theirs", 2).await;
+    let obj = wait_ready(&api, "theirs", 2).await;
     assert_eq!(obj.status.unwrap().revision, Some(2));
 
     // Deleting deregisters only the operator's revision, never the foreign one.
@@ -264,14 +239,7 @@ async fn invalid_specs_are_refused_at_apply_or_reported_before_any_aws_call() {
     let size = manifest("bad", &family, "nginx", "").replace("memory: '512'", "memory: '4096'");
     ctx.apply_ok(&size).unwrap();
     let api: Api<TaskDefinition> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
-    let message = eventually(WAIT, "Invalid", || async {
-        let o = api.get("bad").await.map_err(|e| e.to_string())?;
-        match condition(&o, "Ready") {
-            Some(c) if c.1 == "Invalid" => Ok(c.2),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    let message = wait_for_reason(&api, "bad", "Ready", "Invalid").await.message;
     assert!(message.contains("Fargate does not offer cpu 256 with memory 4096"), "{message}");
     assert_eq!(ecs_operator_tests::operator::sum_aws_requests(&op.metrics().unwrap(), |_| true), 0);
     let events = ctx.kubectl_ok(&["get", "events", "--field-selector", "reason=InvalidSpec", "-o", "name"]).unwrap();
@@ -279,5 +247,5 @@ async fn invalid_specs_are_refused_at_apply_or_reported_before_any_aws_call() {
 
     // Fixing the spec recovers.
     ctx.apply_ok(&manifest("bad", &family, "nginx", "")).unwrap();
-    wait_revision(&api, "bad", 2).await;
+    wait_ready(&api, "bad", 2).await;
 }

@@ -167,7 +167,7 @@ async fn main() -> ExitCode {
         }
     };
     say("stopping the operator, kube-apiserver, etcd and moto");
-    operator.stop(Duration::from_secs(20));
+    let _ = operator.stop(Duration::from_secs(20));
     drop(bed);
     let _ = std::fs::remove_dir_all(&args.state_dir);
     match exited {

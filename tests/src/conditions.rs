@@ -1,0 +1,49 @@
+//! Reading and waiting for the conditions of any ecs-operator object.
+
+use crate::wait::eventually;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::Api;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fmt::Debug;
+use std::time::Duration;
+
+/// How long waits for a condition last.
+pub const CONDITION_WAIT: Duration = Duration::from_secs(90);
+
+/// The condition `type_` of any object that has `status.conditions`.
+pub fn condition_of<K: Serialize>(obj: &K, type_: &str) -> Option<Condition> {
+    let value = serde_json::to_value(obj).ok()?;
+    let all: Vec<Condition> = serde_json::from_value(value.pointer("/status/conditions")?.clone()).ok()?;
+    all.into_iter().find(|c| c.type_ == type_)
+}
+
+/// Waits until the condition `type_` of `name` has `reason`, and returns it.
+pub async fn wait_for_reason<K>(api: &Api<K>, name: &str, type_: &str, reason: &str) -> Condition
+where
+    K: Clone + DeserializeOwned + Serialize + Debug,
+{
+    eventually(CONDITION_WAIT, &format!("{name}: {type_} with reason {reason}"), || async {
+        let obj = api.get(name).await.map_err(|e| e.to_string())?;
+        match condition_of(&obj, type_) {
+            Some(c) if c.reason == reason => Ok(c),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await
+}
+
+/// Waits until `name` is Ready for `generation`, and returns the object.
+pub async fn wait_ready<K>(api: &Api<K>, name: &str, generation: i64) -> K
+where
+    K: Clone + DeserializeOwned + Serialize + Debug,
+{
+    eventually(CONDITION_WAIT, &format!("{name} generation {generation} Ready"), || async {
+        let obj = api.get(name).await.map_err(|e| e.to_string())?;
+        match condition_of(&obj, "Ready") {
+            Some(c) if c.status == "True" && c.observed_generation == Some(generation) => Ok(obj),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await
+}
