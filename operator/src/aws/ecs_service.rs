@@ -118,7 +118,9 @@ fn load_balancers(items: &[LoadBalancerAttachment]) -> Result<Vec<LoadBalancer>,
 
 fn observed(s: &aws_sdk_ecs::types::Service) -> ObservedService {
     let to_ts = |d: Option<&aws_smithy_types::DateTime>| {
-        d.and_then(|d| Timestamp::from_second(d.secs()).ok()).unwrap_or(Timestamp::UNIX_EPOCH)
+        // Full precision: events within one second must stay apart.
+        d.and_then(|d| Timestamp::new(d.secs(), i32::try_from(d.subsec_nanos()).unwrap_or(0)).ok())
+            .unwrap_or(Timestamp::UNIX_EPOCH)
     };
     ObservedService {
         arn: s.service_arn().unwrap_or_default().to_string(),

@@ -5,7 +5,8 @@
 use super::AwsError;
 use super::error::absent_if;
 use crate::core::load_balancer::{
-    DesiredLoadBalancer, DesiredTargetGroup, ObservedRule, ObservedTargetGroup, RuleConditions,
+    DesiredLoadBalancer, DesiredTargetGroup, ObservedListener, ObservedLoadBalancer, ObservedRule, ObservedTargetGroup,
+    RuleConditions,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::{
@@ -87,6 +88,33 @@ pub async fn add_tags(client: &Client, arn: &str, map: &BTreeMap<String, String>
         .await
         .map_err(|e| AwsError::from_sdk("AddTags", e))?;
     Ok(())
+}
+
+pub async fn remove_tags(client: &Client, arn: &str, keys: &[String]) -> Result<(), AwsError> {
+    client
+        .remove_tags()
+        .resource_arns(arn)
+        .set_tag_keys(Some(keys.to_vec()))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("RemoveTags", e))?;
+    Ok(())
+}
+
+/// The deregistration delay of a target group, in seconds.
+pub async fn deregistration_delay(client: &Client, arn: &str) -> Result<Option<i32>, AwsError> {
+    let out = client
+        .describe_target_group_attributes()
+        .target_group_arn(arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeTargetGroupAttributes", e))?;
+    Ok(out
+        .attributes()
+        .iter()
+        .find(|a| a.key() == Some("deregistration_delay.timeout_seconds"))
+        .and_then(|a| a.value())
+        .and_then(|v| v.parse().ok()))
 }
 
 pub async fn create_target_group(
@@ -197,16 +225,21 @@ pub async fn vpc_of_load_balancer(client: &Client, load_balancer_arn: &str) -> R
     Ok(out.load_balancers().first().and_then(|l| l.vpc_id()).map(str::to_string))
 }
 
-/// A load balancer by name: (ARN, DNS name, VPC).
-pub async fn find_load_balancer(client: &Client, name: &str) -> Result<Option<(String, String, String)>, AwsError> {
+fn observed_load_balancer(l: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer) -> ObservedLoadBalancer {
+    ObservedLoadBalancer {
+        arn: l.load_balancer_arn().unwrap_or_default().to_string(),
+        dns_name: l.dns_name().unwrap_or_default().to_string(),
+        vpc_id: l.vpc_id().unwrap_or_default().to_string(),
+        scheme: l.scheme().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        subnets: l.availability_zones().iter().filter_map(|z| z.subnet_id().map(str::to_string)).collect(),
+        security_groups: l.security_groups().to_vec(),
+    }
+}
+
+/// A load balancer by name.
+pub async fn find_load_balancer(client: &Client, name: &str) -> Result<Option<ObservedLoadBalancer>, AwsError> {
     match client.describe_load_balancers().names(name).send().await {
-        Ok(out) => Ok(out.load_balancers().first().map(|l| {
-            (
-                l.load_balancer_arn().unwrap_or_default().to_string(),
-                l.dns_name().unwrap_or_default().to_string(),
-                l.vpc_id().unwrap_or_default().to_string(),
-            )
-        })),
+        Ok(out) => Ok(out.load_balancers().first().map(observed_load_balancer)),
         Err(e) => {
             let err = AwsError::from_sdk("DescribeLoadBalancers", e);
             if not_found(&err, &["LoadBalancerNotFound", "LoadBalancerNotFoundException"]) {
@@ -218,11 +251,33 @@ pub async fn find_load_balancer(client: &Client, name: &str) -> Result<Option<(S
     }
 }
 
+pub async fn set_subnets(client: &Client, arn: &str, subnets: &[String]) -> Result<(), AwsError> {
+    client
+        .set_subnets()
+        .load_balancer_arn(arn)
+        .set_subnets(Some(subnets.to_vec()))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("SetSubnets", e))?;
+    Ok(())
+}
+
+pub async fn set_security_groups(client: &Client, arn: &str, groups: &[String]) -> Result<(), AwsError> {
+    client
+        .set_security_groups()
+        .load_balancer_arn(arn)
+        .set_security_groups(Some(groups.to_vec()))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("SetSecurityGroups", e))?;
+    Ok(())
+}
+
 pub async fn create_load_balancer(
     client: &Client,
     d: &DesiredLoadBalancer,
     owner: &BTreeMap<String, String>,
-) -> Result<(String, String, String), AwsError> {
+) -> Result<ObservedLoadBalancer, AwsError> {
     let out = client
         .create_load_balancer()
         .name(&d.name)
@@ -233,12 +288,10 @@ pub async fn create_load_balancer(
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("CreateLoadBalancer", e))?;
-    let lb = out.load_balancers().first();
-    Ok((
-        lb.and_then(|l| l.load_balancer_arn()).unwrap_or_default().to_string(),
-        lb.and_then(|l| l.dns_name()).unwrap_or_default().to_string(),
-        lb.and_then(|l| l.vpc_id()).unwrap_or_default().to_string(),
-    ))
+    out.load_balancers().first().map(observed_load_balancer).ok_or_else(|| AwsError::Transport {
+        operation: "CreateLoadBalancer",
+        message: "response had no load balancer".into(),
+    })
 }
 
 pub async fn delete_load_balancer(client: &Client, arn: &str) -> Result<(), AwsError> {
@@ -271,26 +324,34 @@ fn weighted_forward(primary: &str, alternate: Option<&str>) -> Action {
     }
 }
 
-/// The listener of `load_balancer_arn` on `port`: (ARN, forwarded target groups).
-pub async fn find_listener(
-    client: &Client,
-    load_balancer_arn: &str,
-    port: i32,
-) -> Result<Option<(String, Vec<String>)>, AwsError> {
-    let out = client
-        .describe_listeners()
-        .load_balancer_arn(load_balancer_arn)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DescribeListeners", e))?;
-    Ok(out.listeners().iter().find(|l| l.port() == Some(port)).map(|l| {
-        let tgs = l
-            .default_actions()
-            .iter()
-            .flat_map(|a| a.target_group_arn().map(|t| vec![t.to_string()]).unwrap_or_else(|| forward_targets(a)))
-            .collect();
-        (l.listener_arn().unwrap_or_default().to_string(), tgs)
-    }))
+/// The listeners of a load balancer.
+pub async fn listeners(client: &Client, load_balancer_arn: &str) -> Result<Vec<ObservedListener>, AwsError> {
+    let out = match client.describe_listeners().load_balancer_arn(load_balancer_arn).send().await {
+        Ok(out) => out,
+        Err(e) => {
+            let err = AwsError::from_sdk("DescribeListeners", e);
+            return if not_found(&err, &["LoadBalancerNotFound", "LoadBalancerNotFoundException"]) {
+                Ok(Vec::new())
+            } else {
+                Err(err)
+            };
+        }
+    };
+    Ok(out
+        .listeners()
+        .iter()
+        .map(|l| ObservedListener {
+            arn: l.listener_arn().unwrap_or_default().to_string(),
+            port: l.port().unwrap_or_default(),
+            protocol: l.protocol().map(|p| p.as_str().to_string()).unwrap_or_default(),
+            certificate_arn: l.certificates().first().and_then(|c| c.certificate_arn()).map(str::to_string),
+            default_targets: l
+                .default_actions()
+                .iter()
+                .flat_map(|a| a.target_group_arn().map(|t| vec![t.to_string()]).unwrap_or_else(|| forward_targets(a)))
+                .collect(),
+        })
+        .collect())
 }
 
 fn forward_targets(action: &Action) -> Vec<String> {
@@ -338,14 +399,20 @@ pub async fn create_listener(
     Ok(out.listeners().first().and_then(|l| l.listener_arn()).unwrap_or_default().to_string())
 }
 
-pub async fn set_listener_target(
+/// Brings an existing listener to the port, protocol, certificate and default
+/// action of `d`, in place.
+pub async fn modify_listener(
     client: &Client,
     listener_arn: &str,
+    d: &DesiredLoadBalancer,
     target_group_arn: Option<&str>,
 ) -> Result<(), AwsError> {
     client
         .modify_listener()
         .listener_arn(listener_arn)
+        .port(d.listener_port)
+        .protocol(ProtocolEnum::from(d.listener_protocol))
+        .set_certificates(d.certificate_arn.as_ref().map(|c| vec![Certificate::builder().certificate_arn(c).build()]))
         .default_actions(default_action(target_group_arn))
         .send()
         .await

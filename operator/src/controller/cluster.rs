@@ -32,12 +32,23 @@ struct Target {
     owner: Owner,
 }
 
+/// Where the cluster lives: once created, the name and region recorded in status
+/// (the operator's default region may have changed since); before, the spec's.
 fn target(obj: &Cluster, ctx: &Context) -> Target {
+    let recorded = obj.status.as_ref().filter(|s| s.arn.is_some());
     Target {
-        name: core::cluster_name(&obj.name_any(), &obj.spec),
-        region: ctx.aws.region_for(obj.spec.region.as_deref()),
+        name: recorded
+            .and_then(|s| s.cluster_name.clone())
+            .unwrap_or_else(|| core::cluster_name(&obj.name_any(), &obj.spec)),
+        region: recorded
+            .and_then(|s| s.region.clone())
+            .unwrap_or_else(|| ctx.aws.region_for(obj.spec.region.as_deref())),
         owner: Owner::new(&obj.namespace().unwrap_or_default(), KIND, &obj.name_any(), &ctx.config.instance_id),
     }
+}
+
+fn owned_providers(obj: &Cluster) -> Vec<String> {
+    obj.status.as_ref().map(|s| s.owned_capacity_providers.clone()).unwrap_or_default()
 }
 
 async fn write_status(
@@ -47,7 +58,18 @@ async fn write_status(
     observed: Option<&ObservedCluster>,
     outcome: &Outcome,
 ) -> Result<(), ReconcileError> {
-    let status = core::status(
+    write_status_owning(api, obj, t, observed, outcome, &owned_providers(obj)).await
+}
+
+async fn write_status_owning(
+    api: &Api<Cluster>,
+    obj: &Cluster,
+    t: &Target,
+    observed: Option<&ObservedCluster>,
+    outcome: &Outcome,
+    owned: &[String],
+) -> Result<(), ReconcileError> {
+    let mut status = core::status(
         obj.status.as_ref(),
         obj.metadata.generation,
         &t.name,
@@ -56,6 +78,7 @@ async fn write_status(
         outcome,
         Timestamp::now(),
     );
+    status.owned_capacity_providers = owned.to_vec();
     apply_status(api, &obj.name_any(), obj.status.as_ref(), &status).await?;
     Ok(())
 }
@@ -117,20 +140,28 @@ async fn apply(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Actio
         }
     }
 
-    let provider_names: Vec<String> = desired.asg_providers.iter().map(|p| p.name.clone()).collect();
+    // The providers the spec names and those this object created earlier.
+    let mut owned = owned_providers(obj);
+    let mut provider_names: Vec<String> = desired.asg_providers.iter().map(|p| p.name.clone()).collect();
+    provider_names.extend(core::removed_providers(&desired, &owned).into_iter().cloned());
     let providers = match ecs_cluster::describe_capacity_providers(&ecs, &provider_names).await {
         Ok(p) => p,
         Err(e) => return report_aws_error(api, obj, &t, ctx, observed.as_ref(), e).await,
     };
     // Capacity providers of the same name: a conflict, or adopted by tagging them.
     for p in &providers {
+        if owned.contains(&p.name) {
+            continue;
+        }
         let resource = format!("capacity provider {}", p.name);
         match ownership::decide(&ownership::ownership(&p.tags, &t.owner), obj.spec.adoption_policy, &resource) {
-            Decision::Manage => {}
+            // Ours by its tags (created by a reconcile whose status write was lost).
+            Decision::Manage => owned.push(p.name.clone()),
             Decision::Adopt => {
                 if let Err(e) = ecs_cluster::tag_resource(&ecs, &p.arn, &t.owner.tags()).await {
                     return report_aws_error(api, obj, &t, ctx, observed.as_ref(), e).await;
                 }
+                owned.push(p.name.clone());
                 ctx.event(obj, EventType::Normal, "Adopted", "Adopt", format!("adopted existing {resource}")).await;
             }
             Decision::Conflict(message) => {
@@ -143,15 +174,32 @@ async fn apply(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Actio
         }
     }
 
-    let actions = core::plan(&desired, observed.as_ref(), &providers);
+    let actions = core::plan(&desired, observed.as_ref(), &providers, &owned);
     let mut current = observed.clone();
     for action in &actions {
         let (reason, note, result) = match action {
-            ClusterAction::CreateCapacityProvider(p) => (
-                "CapacityProviderCreated",
-                format!("created capacity provider {} for {}", p.name, p.auto_scaling_group_arn),
-                ecs_cluster::create_capacity_provider(&ecs, p, &t.owner.tags()).await,
-            ),
+            ClusterAction::CreateCapacityProvider(p) => {
+                let result = ecs_cluster::create_capacity_provider(&ecs, p, &t.owner.tags()).await;
+                if result.is_ok() {
+                    owned.push(p.name.clone());
+                }
+                (
+                    "CapacityProviderCreated",
+                    format!("created capacity provider {} for {}", p.name, p.auto_scaling_group_arn),
+                    result,
+                )
+            }
+            ClusterAction::DeleteCapacityProvider(name) => {
+                let result = ecs_cluster::delete_capacity_provider(&ecs, name).await;
+                if result.is_ok() {
+                    owned.retain(|o| o != name);
+                }
+                (
+                    "CapacityProviderDeleted",
+                    format!("deleted capacity provider {name}: its entry left autoScalingGroupProviders"),
+                    result,
+                )
+            }
             ClusterAction::UpdateCapacityProvider(p) => (
                 "CapacityProviderUpdated",
                 format!("updated managed scaling of capacity provider {}", p.name),
@@ -194,7 +242,13 @@ async fn apply(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Actio
             }
         };
         if let Err(e) = result {
-            return report_aws_error(api, obj, &t, ctx, current.as_ref(), e).await;
+            // What was created so far is recorded, so that it is cleaned up later.
+            let message = e.to_string();
+            if is_new_problem(obj, &message) {
+                ctx.event(obj, EventType::Warning, "AwsError", "Reconcile", message.clone()).await;
+            }
+            write_status_owning(api, obj, &t, current.as_ref(), &Outcome::AwsError(message), &owned).await?;
+            return if e.is_retryable() { Err(e.into()) } else { Ok(Action::requeue(PERMANENT_ERROR_RETRY)) };
         }
         ctx.event(obj, EventType::Normal, reason, "Reconcile", note).await;
     }
@@ -206,7 +260,7 @@ async fn apply(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Actio
             Err(e) => return report_aws_error(api, obj, &t, ctx, current.as_ref(), e).await,
         }
     }
-    write_status(api, obj, &t, current.as_ref(), &Outcome::Synced).await?;
+    write_status_owning(api, obj, &t, current.as_ref(), &Outcome::Synced, &owned).await?;
     Ok(ctx.resync(obj))
 }
 
@@ -277,7 +331,10 @@ async fn cleanup(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Act
         }
         ctx.event(obj, EventType::Normal, "Deleted", "Delete", format!("deleted ECS cluster {}", t.name)).await;
     }
-    let names: Vec<String> = obj.spec.auto_scaling_group_providers.iter().map(|p| p.name.clone()).collect();
+    let mut names = owned_providers(obj);
+    names.extend(obj.spec.auto_scaling_group_providers.iter().map(|p| p.name.clone()));
+    names.sort();
+    names.dedup();
     for p in ecs_cluster::describe_capacity_providers(&ecs, &names).await? {
         if ownership::ownership(&p.tags, &t.owner) == ownership::Ownership::Ours {
             ecs_cluster::delete_capacity_provider(&ecs, &p.name).await?;

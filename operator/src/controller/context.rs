@@ -96,6 +96,27 @@ impl Context {
         )
     }
 
+    /// The Services (`namespace/name`) whose status names one of `arns` as their
+    /// task definition or a deployment's.
+    pub fn services_using(&self, arns: &[String]) -> Vec<String> {
+        let Some(store) = self.service_store.get() else { return Vec::new() };
+        let mut users: Vec<String> = store
+            .state()
+            .iter()
+            .filter(|s| {
+                s.status.as_ref().is_some_and(|st| {
+                    st.task_definition_arn
+                        .iter()
+                        .chain(st.deployments.iter().map(|d| &d.task_definition))
+                        .any(|a| arns.contains(a))
+                })
+            })
+            .map(|s| format!("{}/{}", s.namespace().unwrap_or_default(), s.name_any()))
+            .collect();
+        users.sort();
+        users
+    }
+
     /// Publishes a Kubernetes Event on `obj`. Failing to publish is logged, never fatal.
     pub async fn event<K>(&self, obj: &K, type_: EventType, reason: &str, action: &str, note: String)
     where

@@ -7,6 +7,7 @@ pub mod error;
 pub mod service;
 pub mod service_autoscaling;
 pub mod service_lb;
+pub mod service_owned;
 pub mod status;
 pub mod task_definition;
 

@@ -3,8 +3,10 @@
 use super::Context;
 use crate::aws::AwsError;
 use crate::aws::autoscaling::{self, TrackingPolicy};
+use crate::core::owned::{self, record};
+use crate::core::ownership::{self, Decision, Ownership};
 use crate::crd::Service;
-use crate::crd::service::AutoscalingSpec;
+use crate::crd::service::{AutoscalingSpec, OwnedKind, OwnedResource};
 use kube::runtime::events::EventType;
 
 /// The policies the spec asks for. Their names start with the service name, so the
@@ -37,8 +39,22 @@ pub fn resource_label(load_balancer_arn: &str, target_group_arn: &str) -> Option
     Some(format!("{lb}/{tg}"))
 }
 
-/// Registers the scalable target and policies when they differ; returns the
-/// resource ID. The desired count itself is left to the autoscaler.
+/// How autoscaling was brought in line.
+#[derive(Debug)]
+pub enum AutoscalingOutcome {
+    /// In line; these are the resources the spec wants.
+    Ensured(Vec<OwnedResource>),
+    /// The scalable target is recorded in this reconcile's status and registered
+    /// in the next one: a crash in between never leaves a target nobody owns.
+    Recorded,
+    /// Someone else's scalable target is on this service.
+    Conflict(String),
+}
+
+/// Registers the scalable target and policies when they differ. Only targets
+/// this object registered (or adopted) are changed, and only policies it put
+/// are ever deleted (through its record, once they are stale).
+#[allow(clippy::too_many_arguments)]
 pub async fn ensure(
     ctx: &Context,
     obj: &Service,
@@ -47,10 +63,38 @@ pub async fn ensure(
     service: &str,
     spec: &AutoscalingSpec,
     resource_label: Option<String>,
-) -> Result<String, AwsError> {
+    records: &mut Vec<OwnedResource>,
+) -> Result<AutoscalingOutcome, AwsError> {
     let client = ctx.aws.autoscaling(region);
     let id = autoscaling::resource_id(cluster, service);
-    if autoscaling::scalable_target(&client, &id).await? != Some((spec.min_capacity, spec.max_capacity)) {
+    let target = owned::resource(OwnedKind::ScalableTarget, &id, region, None);
+    // Recorded in the status this reconcile started from (or, before records
+    // existed, in autoscalingResourceId).
+    let previous = obj.status.as_ref();
+    let persisted = previous
+        .is_some_and(|s| s.resources.contains(&target) || s.autoscaling_resource_id.as_deref() == Some(id.as_str()));
+    let existing = autoscaling::scalable_target(&client, &id).await?;
+    match existing {
+        Some(_) if !persisted => {
+            // Application Auto Scaling has no tags the bed can show; the record in
+            // status is the proof of ownership.
+            let what = format!("scalable target {id}");
+            match ownership::decide(&Ownership::Unowned, obj.spec.adoption_policy, &what) {
+                Decision::Adopt => {
+                    ctx.event(obj, EventType::Normal, "Adopted", "Adopt", format!("adopted {what}")).await;
+                }
+                Decision::Conflict(m) => return Ok(AutoscalingOutcome::Conflict(m)),
+                Decision::Manage => {}
+            }
+        }
+        None if !persisted => {
+            record(records, target);
+            return Ok(AutoscalingOutcome::Recorded);
+        }
+        _ => {}
+    }
+    record(records, target.clone());
+    if existing != Some((spec.min_capacity, spec.max_capacity)) {
         autoscaling::register(&client, &id, spec.min_capacity, spec.max_capacity).await?;
         ctx.event(
             obj,
@@ -61,11 +105,11 @@ pub async fn ensure(
         )
         .await;
     }
-    let wanted = desired_policies(service, spec, resource_label);
+    let mut wanted = vec![target];
     let existing = autoscaling::policies(&client, &id).await?;
-    for p in &wanted {
-        if !existing.iter().any(|e| e == p) {
-            autoscaling::put_policy(&client, &id, p).await?;
+    for p in desired_policies(service, spec, resource_label) {
+        if !existing.contains(&p) {
+            autoscaling::put_policy(&client, &id, &p).await?;
             ctx.event(
                 obj,
                 EventType::Normal,
@@ -75,35 +119,11 @@ pub async fn ensure(
             )
             .await;
         }
+        let policy = owned::resource(OwnedKind::ScalingPolicy, &p.name, region, Some(&id));
+        record(records, policy.clone());
+        wanted.push(policy);
     }
-    for e in existing
-        .iter()
-        .filter(|e| e.name.starts_with(&format!("{service}-")) && !wanted.iter().any(|w| w.name == e.name))
-    {
-        autoscaling::delete_policy(&client, &id, &e.name).await?;
-        ctx.event(
-            obj,
-            EventType::Normal,
-            "AutoscalingPolicyDeleted",
-            "Reconcile",
-            format!("deleted policy {}", e.name),
-        )
-        .await;
-    }
-    Ok(id)
-}
-
-pub async fn remove(ctx: &Context, obj: &Service, region: &str, resource_id: &str) -> Result<(), AwsError> {
-    autoscaling::deregister(&ctx.aws.autoscaling(region), resource_id).await?;
-    ctx.event(
-        obj,
-        EventType::Normal,
-        "AutoscalingDeregistered",
-        "Reconcile",
-        format!("deregistered scalable target {resource_id}"),
-    )
-    .await;
-    Ok(())
+    Ok(AutoscalingOutcome::Ensured(wanted))
 }
 
 #[cfg(test)]

@@ -1,16 +1,22 @@
-//! The load balancer parts of a Service: ensure the target group(s), the rule or
-//! the load balancer and listener, and remove what the operator created.
+//! The load balancer parts of a Service: ensure the target group(s), the load
+//! balancer and listener, and the rule the spec asks for, recording each part in
+//! the object's resources as soon as it exists. Parts the spec no longer wants
+//! are not touched here: they are left in the record and removed (after the new
+//! ones serve) by the Service's cleanup of stale resources.
 
 use super::Context;
 use crate::aws::{AwsError, elbv2};
-use crate::core::load_balancer::{self as core, RulePlan, TargetGroupPlan};
+use crate::core::load_balancer::{self as core, ListenerPlan, RulePlan, TargetGroupPlan};
+use crate::core::owned::{self, record};
 use crate::core::ownership::{self, Decision, Owner, Ownership};
 use crate::core::service::{BlueGreenAttachment, LoadBalancerAttachment};
+use crate::core::tags;
 use crate::crd::Service;
-use crate::crd::service::{LoadBalancerSpec, LoadBalancerStatus};
+use crate::crd::service::{DeploymentStrategy, LoadBalancerSpec, LoadBalancerStatus, OwnedKind, OwnedResource};
 use aws_sdk_elasticloadbalancingv2::Client;
 use kube::ResourceExt;
 use kube::runtime::events::EventType;
+use std::collections::BTreeMap;
 
 /// Why the load balancer could not be brought in line.
 #[derive(Debug)]
@@ -28,11 +34,13 @@ impl From<AwsError> for LbError {
     }
 }
 
-/// What the ECS service attaches to, and what status reports.
+/// What the ECS service attaches to, what status reports, and the parts the spec
+/// wants (every other recorded part is stale).
 #[derive(Debug, Default)]
 pub struct EnsuredLoadBalancer {
     pub attachments: Vec<LoadBalancerAttachment>,
     pub status: LoadBalancerStatus,
+    pub wanted: Vec<OwnedResource>,
 }
 
 #[derive(Debug)]
@@ -41,34 +49,61 @@ pub struct LbTarget<'a> {
     pub owner: &'a Owner,
     pub region: &'a str,
     pub awsvpc: bool,
-    pub tags: std::collections::BTreeMap<String, String>,
+    /// User tags plus the ownership tags.
+    pub tags: BTreeMap<String, String>,
+    /// The spec changed since it was last applied: settings AWS does not report
+    /// cheaply (tags, target group attributes) are compared too.
+    pub spec_changed: bool,
+    /// The load balancer of a shared listener is needed (for the ALB request
+    /// count autoscaling metric).
+    pub need_listener_load_balancer: bool,
 }
 
-fn names(t: &LbTarget<'_>, suffix: &str) -> String {
-    core::resource_name(&t.obj.namespace().unwrap_or_default(), &t.obj.name_any(), &t.owner.instance, suffix)
+impl LbTarget<'_> {
+    fn name(&self, suffix: &str) -> String {
+        core::resource_name(
+            &self.obj.namespace().unwrap_or_default(),
+            &self.obj.name_any(),
+            &self.owner.instance,
+            suffix,
+        )
+    }
+
+    fn part(&self, kind: OwnedKind, arn: &str) -> OwnedResource {
+        owned::resource(kind, arn, self.region, None)
+    }
+
+    async fn event(&self, ctx: &Context, reason: &str, note: String) {
+        ctx.event(self.obj, EventType::Normal, reason, "Reconcile", note).await;
+    }
 }
 
-async fn check_owner(client: &Client, ctx: &Context, t: &LbTarget<'_>, arn: &str, what: &str) -> Result<(), LbError> {
-    // Checked (or created) by an earlier reconcile of this object: no need to read
-    // its tags on every resync.
-    let known = t.obj.status.as_ref().and_then(|s| s.load_balancer.as_ref()).is_some_and(|lb| {
-        [&lb.target_group_arn, &lb.alternate_target_group_arn, &lb.load_balancer_arn]
-            .iter()
-            .any(|a| a.as_deref() == Some(arn))
-    });
-    if known {
+/// Records `arn` as ours: known from the record, or checked by its tags (created
+/// by a reconcile whose status write was lost, or adopted when the spec allows).
+async fn claim(
+    client: &Client,
+    ctx: &Context,
+    t: &LbTarget<'_>,
+    records: &mut Vec<OwnedResource>,
+    kind: OwnedKind,
+    arn: &str,
+    what: &str,
+) -> Result<(), LbError> {
+    let part = t.part(kind, arn);
+    if records.contains(&part) {
         return Ok(());
     }
-    let tags = elbv2::tags_of(client, &[arn.to_string()]).await?.remove(arn).unwrap_or_default();
-    match ownership::decide(&ownership::ownership(&tags, t.owner), t.obj.spec.adoption_policy, what) {
-        Decision::Manage => Ok(()),
+    let found = elbv2::tags_of(client, &[arn.to_string()]).await?.remove(arn).unwrap_or_default();
+    match ownership::decide(&ownership::ownership(&found, t.owner), t.obj.spec.adoption_policy, what) {
+        Decision::Manage => {}
         Decision::Adopt => {
             elbv2::add_tags(client, arn, &t.tags).await?;
             ctx.event(t.obj, EventType::Normal, "Adopted", "Adopt", format!("adopted {what}")).await;
-            Ok(())
         }
-        Decision::Conflict(m) => Err(LbError::Conflict(m)),
+        Decision::Conflict(m) => return Err(LbError::Conflict(m)),
     }
+    record(records, part);
+    Ok(())
 }
 
 async fn ensure_target_group(
@@ -76,6 +111,7 @@ async fn ensure_target_group(
     ctx: &Context,
     t: &LbTarget<'_>,
     spec: &LoadBalancerSpec,
+    records: &mut Vec<OwnedResource>,
     name: String,
     vpc: &mut Option<String>,
 ) -> Result<String, LbError> {
@@ -97,45 +133,54 @@ async fn ensure_target_group(
     };
     let desired = core::desired_target_group(name.clone(), tg_spec, vpc_id, spec.container_port, t.awsvpc);
     if let Some(o) = &observed {
-        check_owner(client, ctx, t, &o.arn, &format!("target group {name}")).await?;
+        claim(client, ctx, t, records, OwnedKind::TargetGroup, &o.arn, &format!("target group {name}")).await?;
     }
-    match core::plan_target_group(&desired, observed.as_ref()) {
+    let arn = match core::plan_target_group(&desired, observed.as_ref()) {
         TargetGroupPlan::Create => {
             let arn = elbv2::create_target_group(client, &desired, &t.tags).await?;
-            ctx.event(
-                t.obj,
-                EventType::Normal,
+            record(records, t.part(OwnedKind::TargetGroup, &arn));
+            t.event(
+                ctx,
                 "TargetGroupCreated",
-                "Reconcile",
                 format!("created target group {name} ({} targets)", desired.target_type),
             )
             .await;
-            Ok(arn)
+            return Ok(arn);
         }
         TargetGroupPlan::ModifyHealthCheck => {
             let arn = observed.map(|o| o.arn).unwrap_or_default();
             elbv2::modify_health_check(client, &arn, &desired).await?;
-            elbv2::set_deregistration_delay(client, &arn, desired.deregistration_delay).await?;
-            ctx.event(
-                t.obj,
-                EventType::Normal,
-                "TargetGroupUpdated",
-                "Reconcile",
-                format!("updated the health check of target group {name}"),
-            )
-            .await;
-            Ok(arn)
+            t.event(ctx, "TargetGroupUpdated", format!("updated the health check of target group {name}")).await;
+            arn
         }
-        TargetGroupPlan::Replace(m) => Err(LbError::Immutable(m)),
-        TargetGroupPlan::Keep => Ok(observed.map(|o| o.arn).unwrap_or_default()),
+        TargetGroupPlan::Replace(m) => return Err(LbError::Immutable(m)),
+        TargetGroupPlan::Keep => observed.map(|o| o.arn).unwrap_or_default(),
+    };
+    // Target group attributes are not in DescribeTargetGroups: read them only
+    // when the spec changed.
+    if t.spec_changed && elbv2::deregistration_delay(client, &arn).await? != Some(desired.deregistration_delay) {
+        elbv2::set_deregistration_delay(client, &arn, desired.deregistration_delay).await?;
+        t.event(
+            ctx,
+            "TargetGroupUpdated",
+            format!("set the deregistration delay of target group {name} to {}s", desired.deregistration_delay),
+        )
+        .await;
     }
+    Ok(arn)
 }
 
-/// Brings the load balancer parts in line and reports what the service attaches to.
-/// `spec_changed`: the deregistration delay is only re-sent when the spec changed.
-pub async fn ensure(ctx: &Context, t: &LbTarget<'_>, spec: &LoadBalancerSpec) -> Result<EnsuredLoadBalancer, LbError> {
+/// Brings the load balancer parts in line and reports what the service attaches
+/// to. Every part that exists is in `records` when this returns, also on error.
+pub async fn ensure(
+    ctx: &Context,
+    t: &LbTarget<'_>,
+    spec: &LoadBalancerSpec,
+    records: &mut Vec<OwnedResource>,
+) -> Result<EnsuredLoadBalancer, LbError> {
     let client = ctx.aws.elbv2(t.region);
     let mut status = LoadBalancerStatus::default();
+    let mut wanted = Vec::new();
     if let Some(arn) = &spec.target_group_arn {
         status.target_group_arn = Some(arn.clone());
         let (healthy, unhealthy) =
@@ -150,82 +195,109 @@ pub async fn ensure(ctx: &Context, t: &LbTarget<'_>, spec: &LoadBalancerSpec) ->
                 blue_green: None,
             }],
             status,
+            wanted,
         });
     }
 
     let mut vpc: Option<String> = None;
     // A created load balancer comes first: the target group goes into its VPC.
+    let desired_lb = core::desired_load_balancer(t.name(""), spec);
     let mut created_lb = None;
-    if let Some(desired_lb) = core::desired_load_balancer(names(t, ""), spec) {
-        let (arn, dns, lb_vpc) = match elbv2::find_load_balancer(&client, &desired_lb.name).await? {
+    if let Some(d) = &desired_lb {
+        let lb = match elbv2::find_load_balancer(&client, &d.name).await? {
             Some(found) => {
-                check_owner(&client, ctx, t, &found.0, &format!("load balancer {}", desired_lb.name)).await?;
+                let what = format!("load balancer {}", d.name);
+                claim(&client, ctx, t, records, OwnedKind::LoadBalancer, &found.arn, &what).await?;
+                let changes = core::plan_load_balancer(d, &found);
+                if let Some(m) = changes.immutable {
+                    return Err(LbError::Immutable(m));
+                }
+                if let Some(subnets) = &changes.subnets {
+                    elbv2::set_subnets(&client, &found.arn, subnets).await?;
+                    t.event(ctx, "LoadBalancerUpdated", format!("set the subnets of {what} to {}", subnets.join(", ")))
+                        .await;
+                }
+                if let Some(groups) = &changes.security_groups {
+                    elbv2::set_security_groups(&client, &found.arn, groups).await?;
+                    let note = format!("set the security groups of {what} to {}", groups.join(", "));
+                    t.event(ctx, "LoadBalancerUpdated", note).await;
+                }
                 found
             }
             None => {
-                let made = elbv2::create_load_balancer(&client, &desired_lb, &t.tags).await?;
-                ctx.event(
-                    t.obj,
-                    EventType::Normal,
-                    "LoadBalancerCreated",
-                    "Reconcile",
-                    format!("created load balancer {} ({})", desired_lb.name, made.1),
-                )
-                .await;
+                let made = elbv2::create_load_balancer(&client, d, &t.tags).await?;
+                record(records, t.part(OwnedKind::LoadBalancer, &made.arn));
+                t.event(ctx, "LoadBalancerCreated", format!("created load balancer {} ({})", d.name, made.dns_name))
+                    .await;
                 made
             }
         };
-        vpc = Some(lb_vpc);
-        status.load_balancer_arn = Some(arn.clone());
-        status.dns_name = Some(dns);
-        created_lb = Some((arn, desired_lb));
+        vpc = Some(lb.vpc_id.clone());
+        status.load_balancer_arn = Some(lb.arn.clone());
+        status.dns_name = Some(lb.dns_name.clone());
+        wanted.push(t.part(OwnedKind::LoadBalancer, &lb.arn));
+        created_lb = Some(lb.arn);
     }
 
-    let blue_green = spec.blue_green.as_ref().filter(|_| {
-        t.obj.spec.deployment.as_ref().is_some_and(|d| d.strategy == crate::crd::service::DeploymentStrategy::BlueGreen)
-    });
-    let tg_arn = ensure_target_group(&client, ctx, t, spec, names(t, ""), &mut vpc).await?;
+    let blue_green = spec
+        .blue_green
+        .as_ref()
+        .filter(|_| t.obj.spec.deployment.as_ref().is_some_and(|d| d.strategy == DeploymentStrategy::BlueGreen));
+    let tg_arn = ensure_target_group(&client, ctx, t, spec, records, t.name(""), &mut vpc).await?;
+    wanted.push(t.part(OwnedKind::TargetGroup, &tg_arn));
     let alt_arn = match blue_green {
-        Some(_) => Some(ensure_target_group(&client, ctx, t, spec, names(t, "-g"), &mut vpc).await?),
+        Some(_) => Some(ensure_target_group(&client, ctx, t, spec, records, t.name("-g"), &mut vpc).await?),
         None => None,
     };
+    if let Some(alt) = &alt_arn {
+        wanted.push(t.part(OwnedKind::TargetGroup, alt));
+    }
     status.target_group_arn = Some(tg_arn.clone());
     status.alternate_target_group_arn = alt_arn.clone();
 
-    if let Some((lb_arn, desired_lb)) = &created_lb {
+    if let (Some(lb_arn), Some(d)) = (&created_lb, &desired_lb) {
         // With a rule, the listener answers 404 by default and the rule routes;
         // without one, the listener forwards everything to the target group.
         let default_target = if spec.rule.is_some() { None } else { Some(tg_arn.as_str()) };
-        let listener = match elbv2::find_listener(&client, lb_arn, desired_lb.listener_port).await? {
-            Some((arn, targets)) => {
-                let wanted: Vec<String> = default_target.map(|t| vec![t.to_string()]).unwrap_or_default();
-                if targets != wanted {
-                    elbv2::set_listener_target(&client, &arn, default_target).await?;
-                    ctx.event(
-                        t.obj,
-                        EventType::Normal,
-                        "ListenerUpdated",
-                        "Reconcile",
-                        format!("reset the default action of listener {arn}"),
-                    )
-                    .await;
-                }
-                arn
-            }
-            None => {
-                let arn = elbv2::create_listener(&client, lb_arn, desired_lb, default_target, &t.tags).await?;
-                ctx.event(
-                    t.obj,
-                    EventType::Normal,
+        let listeners = elbv2::listeners(&client, lb_arn).await?;
+        // The listener this object made (whatever its port now), else the one on
+        // the wanted port: a new port moves the listener, it does not add one.
+        let recorded = listeners.iter().find(|l| records.contains(&t.part(OwnedKind::Listener, &l.arn)));
+        let observed = recorded.or_else(|| listeners.iter().find(|l| l.port == d.listener_port));
+        let arn = match core::plan_listener(d, observed, default_target) {
+            ListenerPlan::Create => {
+                let arn = elbv2::create_listener(&client, lb_arn, d, default_target, &t.tags).await?;
+                record(records, t.part(OwnedKind::Listener, &arn));
+                t.event(
+                    ctx,
                     "ListenerCreated",
-                    "Reconcile",
-                    format!("created {} listener on port {}", desired_lb.listener_protocol, desired_lb.listener_port),
+                    format!("created {} listener on port {}", d.listener_protocol, d.listener_port),
                 )
                 .await;
                 arn
             }
+            ListenerPlan::Modify(fields) => {
+                let arn = observed.map(|l| l.arn.clone()).unwrap_or_default();
+                // On our own load balancer every listener is ours.
+                record(records, t.part(OwnedKind::Listener, &arn));
+                elbv2::modify_listener(&client, &arn, d, default_target).await?;
+                let note = format!(
+                    "changed {} of the listener: {} on port {}",
+                    fields.join(", "),
+                    d.listener_protocol,
+                    d.listener_port
+                );
+                t.event(ctx, "ListenerUpdated", note).await;
+                arn
+            }
+            ListenerPlan::Keep => {
+                let arn = observed.map(|l| l.arn.clone()).unwrap_or_default();
+                record(records, t.part(OwnedKind::Listener, &arn));
+                arn
+            }
         };
-        status.listener_arn = Some(listener);
+        wanted.push(t.part(OwnedKind::Listener, &arn));
+        status.listener_arn = Some(arn);
     }
 
     let mut rule_arn = None;
@@ -233,6 +305,10 @@ pub async fn ensure(ctx: &Context, t: &LbTarget<'_>, spec: &LoadBalancerSpec) ->
     if let (Some(listener), Some(rule)) = (&rule_listener, &spec.rule) {
         status.listener_arn = Some(listener.clone());
         let observed = elbv2::find_rule(&client, listener, &tg_arn).await?;
+        if let Some(o) = &observed {
+            claim(&client, ctx, t, records, OwnedKind::ListenerRule, &o.arn, &format!("listener rule {}", o.arn))
+                .await?;
+        }
         let conditions = core::rule_conditions(rule);
         let arn = match core::plan_rule(rule, &tg_arn, observed.as_ref(), blue_green.is_some()) {
             RulePlan::Create => {
@@ -246,40 +322,38 @@ pub async fn ensure(ctx: &Context, t: &LbTarget<'_>, spec: &LoadBalancerSpec) ->
                     &t.tags,
                 )
                 .await?;
-                ctx.event(
-                    t.obj,
-                    EventType::Normal,
-                    "RuleCreated",
-                    "Reconcile",
-                    format!("created listener rule (priority {}) forwarding to the target group", rule.priority),
-                )
-                .await;
+                record(records, t.part(OwnedKind::ListenerRule, &arn));
+                let note = format!(
+                    "created listener rule (priority {}) on {listener} forwarding to the target group",
+                    rule.priority
+                );
+                t.event(ctx, "RuleCreated", note).await;
                 arn
             }
             RulePlan::Modify { conditions: _, action } => {
                 let arn = observed.map(|o| o.arn).unwrap_or_default();
                 elbv2::modify_rule(&client, &arn, &conditions, action.then_some(tg_arn.as_str())).await?;
-                ctx.event(t.obj, EventType::Normal, "RuleUpdated", "Reconcile", format!("updated listener rule {arn}"))
-                    .await;
+                t.event(ctx, "RuleUpdated", format!("updated listener rule {arn}")).await;
                 arn
             }
             RulePlan::SetPriority => {
                 let arn = observed.map(|o| o.arn).unwrap_or_default();
                 elbv2::set_rule_priority(&client, &arn, rule.priority).await?;
-                ctx.event(
-                    t.obj,
-                    EventType::Normal,
-                    "RuleUpdated",
-                    "Reconcile",
-                    format!("moved listener rule to priority {}", rule.priority),
-                )
-                .await;
+                t.event(ctx, "RuleUpdated", format!("moved listener rule to priority {}", rule.priority)).await;
                 arn
             }
             RulePlan::Keep => observed.map(|o| o.arn).unwrap_or_default(),
         };
+        wanted.push(t.part(OwnedKind::ListenerRule, &arn));
         status.rule_arn = Some(arn.clone());
         rule_arn = Some(arn);
+        if created_lb.is_none() && t.need_listener_load_balancer {
+            status.load_balancer_arn = Some(listener_load_balancer(&client, t, listener).await?);
+        }
+    }
+
+    if t.spec_changed {
+        sync_tags(&client, ctx, t, &wanted).await?;
     }
 
     let (healthy, unhealthy) =
@@ -304,89 +378,93 @@ pub async fn ensure(ctx: &Context, t: &LbTarget<'_>, spec: &LoadBalancerSpec) ->
             blue_green: bg,
         }],
         status,
+        wanted,
     })
 }
 
-/// Removes, in dependency order, the rule, listener, load balancer and target
-/// groups this object created. `Ok(false)` while something must still go first
-/// (a target group in use until its load balancer is gone).
-pub async fn delete(ctx: &Context, obj: &Service, owner: &Owner, region: &str) -> Result<bool, AwsError> {
-    let Some(spec) = &obj.spec.load_balancer else { return Ok(true) };
-    if spec.target_group_arn.is_some() {
-        return Ok(true);
+/// The load balancer of a listener someone else owns: from the last status when
+/// the listener is the same, else asked once.
+async fn listener_load_balancer(client: &Client, t: &LbTarget<'_>, listener: &str) -> Result<String, AwsError> {
+    let previous = t.obj.status.as_ref().and_then(|s| s.load_balancer.as_ref());
+    match previous {
+        Some(lb) if lb.listener_arn.as_deref() == Some(listener) && lb.load_balancer_arn.is_some() => {
+            Ok(lb.load_balancer_arn.clone().unwrap_or_default())
+        }
+        _ => elbv2::load_balancer_of_listener(client, listener).await,
     }
+}
+
+/// Brings the tags of every part to the spec's (user tags plus ownership tags).
+async fn sync_tags(client: &Client, ctx: &Context, t: &LbTarget<'_>, parts: &[OwnedResource]) -> Result<(), AwsError> {
+    let arns: Vec<String> = parts.iter().map(|p| p.id.clone()).collect();
+    let current = elbv2::tags_of(client, &arns).await?;
+    for arn in &arns {
+        let diff = tags::diff(&t.tags, current.get(arn).unwrap_or(&BTreeMap::new()));
+        if diff.is_empty() {
+            continue;
+        }
+        if !diff.set.is_empty() {
+            elbv2::add_tags(client, arn, &diff.set).await?;
+        }
+        if !diff.remove.is_empty() {
+            elbv2::remove_tags(client, arn, &diff.remove).await?;
+        }
+        let note = format!("set tags {:?}, removed {:?} on {arn}", diff.set.keys().collect::<Vec<_>>(), diff.remove);
+        t.event(ctx, "TagsUpdated", note).await;
+    }
+    Ok(())
+}
+
+/// The load balancer parts an object created that its record may lack (made by
+/// an operator version that kept no record, or by a reconcile whose status write
+/// was lost): found by their names and ownership tags.
+pub async fn discover(
+    ctx: &Context,
+    obj: &Service,
+    owner: &Owner,
+    region: &str,
+) -> Result<Vec<OwnedResource>, AwsError> {
     let client = ctx.aws.elbv2(region);
     let ns = obj.namespace().unwrap_or_default();
     let name = |suffix: &str| core::resource_name(&ns, &obj.name_any(), &owner.instance, suffix);
-    let ours = |tags: Option<&std::collections::BTreeMap<String, String>>| {
-        tags.is_some_and(|t| ownership::ownership(t, owner) == Ownership::Ours)
-    };
-    let mut tgs = Vec::new();
+    let part = |kind, arn: &str| owned::resource(kind, arn, region, None);
+    let mut candidates = Vec::new();
     for n in [name(""), name("-g")] {
         if let Some(tg) = elbv2::find_target_group(&client, &n).await? {
-            tgs.push(tg);
+            candidates.push(part(OwnedKind::TargetGroup, &tg.arn));
         }
     }
-    let tags = elbv2::tags_of(&client, &tgs.iter().map(|t| t.arn.clone()).collect::<Vec<_>>()).await?;
-    let ours_tgs: Vec<_> = tgs.into_iter().filter(|t| ours(tags.get(&t.arn))).collect();
-
-    // The load balancer and listener this object created, looked up once.
-    let created = match &spec.create {
-        Some(create) => match elbv2::find_load_balancer(&client, &name("")).await? {
-            Some((lb_arn, _, _)) => {
-                let listener = elbv2::find_listener(&client, &lb_arn, create.listener.port).await?.map(|(l, _)| l);
-                Some((lb_arn, listener))
+    if let Some(lb) = elbv2::find_load_balancer(&client, &name("")).await? {
+        candidates.push(part(OwnedKind::LoadBalancer, &lb.arn));
+        for l in elbv2::listeners(&client, &lb.arn).await? {
+            candidates.push(part(OwnedKind::Listener, &l.arn));
+        }
+    }
+    let listener = obj.spec.load_balancer.as_ref().and_then(|lb| lb.listener_arn.clone());
+    if let Some(listener) = listener {
+        let tgs: Vec<String> =
+            candidates.iter().filter(|c| c.kind == OwnedKind::TargetGroup).map(|c| c.id.clone()).collect();
+        for tg in tgs {
+            if let Some(rule) = elbv2::find_rule(&client, &listener, &tg).await? {
+                candidates.push(part(OwnedKind::ListenerRule, &rule.arn));
             }
-            None => None,
-        },
-        None => None,
-    };
-    let rule_listener = spec.listener_arn.clone().or_else(|| created.as_ref().and_then(|(_, l)| l.clone()));
-    if let (Some(listener), Some(tg)) = (&rule_listener, ours_tgs.first())
-        && let Some(rule) = elbv2::find_rule(&client, listener, &tg.arn).await?
-    {
-        let rule_tags = elbv2::tags_of(&client, std::slice::from_ref(&rule.arn)).await?;
-        if ours(rule_tags.get(&rule.arn)) {
-            elbv2::delete_rule(&client, &rule.arn).await?;
-            ctx.event(obj, EventType::Normal, "RuleDeleted", "Delete", format!("deleted listener rule {}", rule.arn))
-                .await;
         }
     }
-    if let Some((lb_arn, listener)) = created {
-        let lb_tags = elbv2::tags_of(&client, std::slice::from_ref(&lb_arn)).await?;
-        if ours(lb_tags.get(&lb_arn)) {
-            if let Some(listener) = listener {
-                elbv2::delete_listener(&client, &listener).await?;
-                ctx.event(obj, EventType::Normal, "ListenerDeleted", "Delete", format!("deleted listener {listener}"))
-                    .await;
-            }
-            elbv2::delete_load_balancer(&client, &lb_arn).await?;
-            ctx.event(
-                obj,
-                EventType::Normal,
-                "LoadBalancerDeleted",
-                "Delete",
-                format!("deleted load balancer {lb_arn}"),
-            )
-            .await;
-        }
+    let arns: Vec<String> = candidates.iter().map(|c| c.id.clone()).collect();
+    let mut tagged = BTreeMap::new();
+    for chunk in arns.chunks(20) {
+        tagged.extend(elbv2::tags_of(&client, chunk).await?);
     }
-    for tg in ours_tgs {
-        match elbv2::delete_target_group(&client, &tg.arn).await {
-            Ok(()) => {
-                ctx.event(
-                    obj,
-                    EventType::Normal,
-                    "TargetGroupDeleted",
-                    "Delete",
-                    format!("deleted target group {}", tg.name),
-                )
-                .await
-            }
-            // Still attached to a load balancer being deleted: try again shortly.
-            Err(e) if e.code() == Some("ResourceInUse") => return Ok(false),
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(true)
+    // Listeners of our load balancer go with it.
+    let lb_ours = candidates.iter().any(|c| {
+        c.kind == OwnedKind::LoadBalancer
+            && tagged.get(&c.id).is_some_and(|t| ownership::ownership(t, owner) == Ownership::Ours)
+    });
+    Ok(candidates
+        .into_iter()
+        .filter(|c| {
+            (c.kind == OwnedKind::Listener && lb_ours)
+                || tagged.get(&c.id).is_some_and(|t| ownership::ownership(t, owner) == Ownership::Ours)
+        })
+        .collect())
 }

@@ -32,10 +32,16 @@ struct Target {
     owner: Owner,
 }
 
+/// Where the family lives: once a revision exists, the family and region recorded
+/// in status (the operator's default region may have changed since); before, the
+/// spec's.
 fn target(obj: &TaskDefinition, ctx: &Context) -> Target {
+    let recorded = obj.status.as_ref().filter(|s| s.arn.is_some());
     Target {
-        family: core::family(&obj.name_any(), &obj.spec),
-        region: ctx.aws.region_for(obj.spec.region.as_deref()),
+        family: recorded.and_then(|s| s.family.clone()).unwrap_or_else(|| core::family(&obj.name_any(), &obj.spec)),
+        region: recorded
+            .and_then(|s| s.region.clone())
+            .unwrap_or_else(|| ctx.aws.region_for(obj.spec.region.as_deref())),
         owner: Owner::new(&obj.namespace().unwrap_or_default(), KIND, &obj.name_any(), &ctx.config.instance_id),
     }
 }
@@ -205,7 +211,7 @@ async fn apply(api: &Api<TaskDefinition>, obj: &TaskDefinition, ctx: &Context) -
     Ok(ctx.resync(obj))
 }
 
-async fn cleanup(_api: &Api<TaskDefinition>, obj: &TaskDefinition, ctx: &Context) -> Result<Action, ReconcileError> {
+async fn cleanup(api: &Api<TaskDefinition>, obj: &TaskDefinition, ctx: &Context) -> Result<Action, ReconcileError> {
     let t = target(obj, ctx);
     if obj.spec.deletion_policy == DeletionPolicy::Retain {
         ctx.event(
@@ -230,9 +236,35 @@ async fn cleanup(_api: &Api<TaskDefinition>, obj: &TaskDefinition, ctx: &Context
             ours.push(rev.arn);
         }
     }
+    // A revision a Service still runs (or is about to run) stays until that
+    // Service has moved on or is gone: deregistering it would stop ECS from
+    // starting replacement tasks for a new deployment.
+    let in_use = ctx.task_definitions_in_use().await;
+    let mut still_used = Vec::new();
     for arn in ours {
+        if in_use.as_ref().is_none_or(|used| used.contains(&arn)) {
+            still_used.push(arn);
+            continue;
+        }
         ecs_td::deregister(&ecs, &arn).await?;
         ctx.event(obj, EventType::Normal, "Deregistered", "Delete", format!("deregistered {arn}")).await;
     }
-    Ok(Action::await_change())
+    if still_used.is_empty() {
+        return Ok(Action::await_change());
+    }
+    let users = ctx.services_using(&still_used);
+    let message = match in_use {
+        None => "waiting for the Service watch to list every Service before deregistering revisions".to_string(),
+        Some(_) => format!(
+            "{} still used by Service(s) {}: deletion finishes once they run another task definition or are deleted",
+            still_used.join(", "),
+            users.join(", ")
+        ),
+    };
+    if is_new_problem(obj, &message) {
+        ctx.event(obj, EventType::Normal, "DeletionBlocked", "Delete", message.clone()).await;
+    }
+    let kept = previous_kept(obj).into_iter().filter(|k| still_used.contains(&k.arn)).collect();
+    write_status(api, obj, &t, None, kept, &Outcome::DeletionBlocked(message.clone())).await?;
+    Err(ReconcileError::DeletionBlocked(message))
 }

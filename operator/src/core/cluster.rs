@@ -92,8 +92,14 @@ pub enum ClusterAction {
     UpdateCapacityProvider(DesiredAsgProvider),
     CreateCluster,
     SetContainerInsights(String),
-    PutCapacityProviders { providers: Vec<String>, strategy: Vec<StrategyItem> },
+    PutCapacityProviders {
+        providers: Vec<String>,
+        strategy: Vec<StrategyItem>,
+    },
     Tag(TagDiff),
+    /// A capacity provider this object created whose entry left the spec: deleted
+    /// after the cluster no longer lists it.
+    DeleteCapacityProvider(String),
 }
 
 /// The ECS cluster name of an object: `spec.clusterName`, else the object's name.
@@ -205,12 +211,20 @@ fn asg_provider_differs(desired: &DesiredAsgProvider, observed: &ObservedAsgProv
         || differs(desired.instance_warmup_period, observed.instance_warmup_period)
 }
 
+/// The capacity providers this object owns that the spec no longer names.
+pub fn removed_providers<'a>(desired: &DesiredCluster, owned: &'a [String]) -> Vec<&'a String> {
+    owned.iter().filter(|name| !desired.asg_providers.iter().any(|p| &p.name == *name)).collect()
+}
+
 /// The changes that bring ECS in line with `desired`, in the order to make them.
+/// `owned`: the capacity providers this object created (from status); those the
+/// spec no longer names are deleted last, once the cluster no longer lists them.
 /// An empty plan means nothing to write.
 pub fn plan(
     desired: &DesiredCluster,
     observed: Option<&ObservedCluster>,
     observed_providers: &[ObservedAsgProvider],
+    owned: &[String],
 ) -> Vec<ClusterAction> {
     let mut actions = Vec::new();
     for provider in &desired.asg_providers {
@@ -245,6 +259,11 @@ pub fn plan(
     if !tag_diff.is_empty() {
         actions.push(ClusterAction::Tag(tag_diff));
     }
+    for name in removed_providers(desired, owned) {
+        if observed_providers.iter().any(|p| &p.name == name) {
+            actions.push(ClusterAction::DeleteCapacityProvider(name.clone()));
+        }
+    }
     actions
 }
 
@@ -275,9 +294,14 @@ pub fn status(
 ) -> ClusterStatus {
     let mut status = previous.cloned().unwrap_or_default();
     status.observed_generation = generation;
-    status.cluster_name = Some(desired_name.to_string());
-    status.region = Some(region.to_string());
     let observed = observed.filter(|o| o.exists());
+    // Name and region say where the cluster lives, for cleanup: once a cluster
+    // exists they are what it was created with, whatever the operator's default
+    // region says later.
+    if status.arn.is_none() || observed.is_some() {
+        status.cluster_name = Some(desired_name.to_string());
+        status.region = Some(region.to_string());
+    }
     if let Some(o) = observed {
         status.arn = Some(o.arn.clone());
         status.ecs_status = Some(o.status.clone());
@@ -384,15 +408,15 @@ mod tests {
     #[test]
     fn a_missing_or_inactive_cluster_is_created() {
         let d = desired("web", &spec(), "r", &owner());
-        assert_eq!(plan(&d, None, &[]), vec![ClusterAction::CreateCluster]);
+        assert_eq!(plan(&d, None, &[], &[]), vec![ClusterAction::CreateCluster]);
         let inactive = ObservedCluster { status: "INACTIVE".into(), ..matching_observed(&d) };
-        assert_eq!(plan(&d, Some(&inactive), &[]), vec![ClusterAction::CreateCluster]);
+        assert_eq!(plan(&d, Some(&inactive), &[], &[]), vec![ClusterAction::CreateCluster]);
     }
 
     #[test]
     fn a_matching_cluster_needs_no_write_whatever_the_order() {
         let d = desired("web", &spec(), "r", &owner());
-        assert!(plan(&d, Some(&matching_observed(&d)), &[]).is_empty());
+        assert!(plan(&d, Some(&matching_observed(&d)), &[], &[]).is_empty());
     }
 
     #[test]
@@ -400,7 +424,7 @@ mod tests {
         let d = desired("web", &ClusterSpec { container_insights: None, ..spec() }, "r", &owner());
         let mut o = matching_observed(&d);
         o.settings.insert("containerInsights".into(), "disabled".into());
-        assert!(plan(&d, Some(&o), &[]).is_empty());
+        assert!(plan(&d, Some(&o), &[], &[]).is_empty());
     }
 
     #[test]
@@ -411,7 +435,7 @@ mod tests {
         o.capacity_providers = vec!["FARGATE".into()];
         o.tags.insert("team".into(), "someone-else".into());
         o.tags.insert("stray".into(), "x".into());
-        let actions = plan(&d, Some(&o), &[]);
+        let actions = plan(&d, Some(&o), &[], &[]);
         assert_eq!(actions.len(), 3);
         assert_eq!(actions[0], ClusterAction::SetContainerInsights("enabled".into()));
         assert!(matches!(&actions[1], ClusterAction::PutCapacityProviders { providers, .. } if providers.len() == 2));
@@ -425,7 +449,7 @@ mod tests {
         let d = desired("web", &spec(), "r", &owner());
         let mut o = matching_observed(&d);
         o.default_strategy[1].weight = 1;
-        assert!(matches!(plan(&d, Some(&o), &[]).as_slice(), [ClusterAction::PutCapacityProviders { .. }]));
+        assert!(matches!(plan(&d, Some(&o), &[], &[]).as_slice(), [ClusterAction::PutCapacityProviders { .. }]));
     }
 
     fn asg_spec() -> ClusterSpec {
@@ -450,7 +474,7 @@ mod tests {
     #[test]
     fn auto_scaling_group_providers_are_created_before_the_cluster_and_updated_on_change() {
         let d = desired("web", &asg_spec(), "r", &owner());
-        let actions = plan(&d, None, &[]);
+        let actions = plan(&d, None, &[], &[]);
         assert!(matches!(&actions[0], ClusterAction::CreateCapacityProvider(p) if p.name == "ec2-pool"));
         assert_eq!(actions[1], ClusterAction::CreateCluster);
 
@@ -473,9 +497,64 @@ mod tests {
             tags: d.tags.clone(),
             ..Default::default()
         };
-        assert!(plan(&d, Some(&cluster), std::slice::from_ref(&observed)).is_empty(), "ECS defaults are no drift");
+        assert!(plan(&d, Some(&cluster), std::slice::from_ref(&observed), &[]).is_empty(), "ECS defaults are no drift");
         let changed = ObservedAsgProvider { target_capacity: Some(100), ..observed };
-        assert!(matches!(plan(&d, Some(&cluster), &[changed]).as_slice(), [ClusterAction::UpdateCapacityProvider(_)]));
+        assert!(matches!(
+            plan(&d, Some(&cluster), &[changed], &[]).as_slice(),
+            [ClusterAction::UpdateCapacityProvider(_)]
+        ));
+    }
+
+    #[test]
+    fn a_removed_auto_scaling_group_provider_is_detached_then_deleted() {
+        let with = desired("web", &asg_spec(), "r", &owner());
+        let without = desired("web", &ClusterSpec::default(), "r", &owner());
+        let provider = ObservedAsgProvider {
+            name: "ec2-pool".into(),
+            arn: "arn".into(),
+            auto_scaling_group_arn: with.asg_providers[0].auto_scaling_group_arn.clone(),
+            managed_scaling: true,
+            target_capacity: Some(90),
+            minimum_scaling_step_size: None,
+            maximum_scaling_step_size: None,
+            instance_warmup_period: None,
+            managed_termination_protection: true,
+            tags: BTreeMap::new(),
+        };
+        let cluster = ObservedCluster {
+            name: "web".into(),
+            status: "ACTIVE".into(),
+            capacity_providers: vec!["ec2-pool".into()],
+            tags: without.tags.clone(),
+            ..Default::default()
+        };
+        let owned = vec!["ec2-pool".to_string()];
+        let actions = plan(&without, Some(&cluster), std::slice::from_ref(&provider), &owned);
+        assert_eq!(
+            actions,
+            vec![
+                ClusterAction::PutCapacityProviders { providers: vec![], strategy: vec![] },
+                ClusterAction::DeleteCapacityProvider("ec2-pool".into()),
+            ],
+            "detach first, then delete"
+        );
+        // Still named by the spec: kept. Not owned (never created here): never deleted.
+        assert!(
+            !plan(&with, Some(&cluster), std::slice::from_ref(&provider), &owned)
+                .iter()
+                .any(|a| matches!(a, ClusterAction::DeleteCapacityProvider(_)))
+        );
+        assert!(
+            !plan(&without, Some(&cluster), std::slice::from_ref(&provider), &[])
+                .iter()
+                .any(|a| matches!(a, ClusterAction::DeleteCapacityProvider(_)))
+        );
+        // Already gone in ECS: nothing to delete.
+        assert!(
+            !plan(&without, Some(&cluster), &[], &owned)
+                .iter()
+                .any(|a| matches!(a, ClusterAction::DeleteCapacityProvider(_)))
+        );
     }
 
     #[test]

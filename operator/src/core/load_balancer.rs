@@ -104,9 +104,9 @@ pub enum TargetGroupPlan {
 pub fn plan_target_group(desired: &DesiredTargetGroup, observed: Option<&ObservedTargetGroup>) -> TargetGroupPlan {
     let Some(o) = observed else { return TargetGroupPlan::Create };
     let mut fixed = Vec::new();
-    if o.port != desired.port {
-        fixed.push(format!("port {} -> {}", o.port, desired.port));
-    }
+    // The port is not compared: ECS registers every target with its own port, so
+    // the target group's default port never carries traffic and a new
+    // containerPort needs no new target group.
     if o.protocol != desired.protocol {
         fixed.push(format!("protocol {} -> {}", o.protocol, desired.protocol));
     }
@@ -224,6 +224,91 @@ pub fn desired_load_balancer(name: String, spec: &LoadBalancerSpec) -> Option<De
     })
 }
 
+/// A load balancer as DescribeLoadBalancers reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObservedLoadBalancer {
+    pub arn: String,
+    pub dns_name: String,
+    pub vpc_id: String,
+    pub scheme: String,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+}
+
+/// What to change on a created load balancer, in place.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LoadBalancerChanges {
+    pub subnets: Option<Vec<String>>,
+    pub security_groups: Option<Vec<String>>,
+    /// A change ELBv2 cannot make in place (the scheme).
+    pub immutable: Option<String>,
+}
+
+pub fn plan_load_balancer(desired: &DesiredLoadBalancer, observed: &ObservedLoadBalancer) -> LoadBalancerChanges {
+    let sorted = |v: &[String]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v
+    };
+    LoadBalancerChanges {
+        subnets: (sorted(&observed.subnets) != desired.subnets).then(|| desired.subnets.clone()),
+        security_groups: (sorted(&observed.security_groups) != desired.security_groups
+            && !desired.security_groups.is_empty())
+        .then(|| desired.security_groups.clone()),
+        immutable: (observed.scheme != desired.scheme).then(|| {
+            format!(
+                "load balancer {} is {} and cannot become {}: remove loadBalancer.create, apply, then add it back",
+                desired.name, observed.scheme, desired.scheme
+            )
+        }),
+    }
+}
+
+/// A listener as DescribeListeners reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObservedListener {
+    pub arn: String,
+    pub port: i32,
+    pub protocol: String,
+    pub certificate_arn: Option<String>,
+    /// Target groups the default action forwards to (empty: a fixed response).
+    pub default_targets: Vec<String>,
+}
+
+/// What to do about the listener of a created load balancer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenerPlan {
+    Create,
+    /// Port, protocol, certificate or default action differ: ModifyListener in place.
+    Modify(Vec<&'static str>),
+    Keep,
+}
+
+/// Compares the listener. `default_target`: where the default action forwards
+/// (`None`: answer 404 and let the rule route).
+pub fn plan_listener(
+    desired: &DesiredLoadBalancer,
+    observed: Option<&ObservedListener>,
+    default_target: Option<&str>,
+) -> ListenerPlan {
+    let Some(o) = observed else { return ListenerPlan::Create };
+    let mut changed = Vec::new();
+    if o.port != desired.listener_port {
+        changed.push("port");
+    }
+    if o.protocol != desired.listener_protocol {
+        changed.push("protocol");
+    }
+    if desired.listener_protocol == "HTTPS" && o.certificate_arn != desired.certificate_arn {
+        changed.push("certificate");
+    }
+    let wanted: Vec<String> = default_target.map(|t| vec![t.to_string()]).unwrap_or_default();
+    if o.default_targets != wanted {
+        changed.push("default action");
+    }
+    if changed.is_empty() { ListenerPlan::Keep } else { ListenerPlan::Modify(changed) }
+}
+
 /// Target health counts from DescribeTargetHealth states: (healthy, not healthy).
 /// Draining and unused targets are not counted.
 pub fn health_counts<'a>(states: impl IntoIterator<Item = &'a str>) -> (i32, i32) {
@@ -301,8 +386,10 @@ mod tests {
         let drifted = ObservedTargetGroup { health_check_path: "/".into(), ..observed(&d) };
         assert_eq!(plan_target_group(&d, Some(&drifted)), TargetGroupPlan::ModifyHealthCheck);
         let other_port = ObservedTargetGroup { port: 80, ..observed(&d) };
+        assert_eq!(plan_target_group(&d, Some(&other_port)), TargetGroupPlan::Keep, "ECS registers targets with ports");
+        let other_protocol = ObservedTargetGroup { protocol: "HTTPS".into(), ..observed(&d) };
         assert!(
-            matches!(plan_target_group(&d, Some(&other_port)), TargetGroupPlan::Replace(m) if m.contains("port 80 -> 3000"))
+            matches!(plan_target_group(&d, Some(&other_protocol)), TargetGroupPlan::Replace(m) if m.contains("protocol HTTPS -> HTTP"))
         );
     }
 
@@ -326,6 +413,58 @@ mod tests {
             RulePlan::Modify { conditions: false, action: true }
         );
         assert_eq!(plan_rule(&wanted, "tg", Some(&other_target), true), RulePlan::Keep);
+    }
+
+    fn created_lb() -> DesiredLoadBalancer {
+        DesiredLoadBalancer {
+            name: "api-1234".into(),
+            scheme: "internet-facing",
+            subnets: vec!["subnet-a".into(), "subnet-b".into()],
+            security_groups: vec!["sg-1".into()],
+            listener_port: 80,
+            listener_protocol: "HTTP",
+            certificate_arn: None,
+        }
+    }
+
+    #[test]
+    fn load_balancer_subnets_and_groups_change_in_place_but_the_scheme_does_not() {
+        let d = created_lb();
+        let same = ObservedLoadBalancer {
+            scheme: "internet-facing".into(),
+            subnets: vec!["subnet-b".into(), "subnet-a".into()],
+            security_groups: vec!["sg-1".into()],
+            ..Default::default()
+        };
+        assert_eq!(plan_load_balancer(&d, &same), LoadBalancerChanges::default());
+        let moved = ObservedLoadBalancer { subnets: vec!["subnet-a".into(), "subnet-c".into()], ..same.clone() };
+        assert_eq!(plan_load_balancer(&d, &moved).subnets, Some(d.subnets.clone()));
+        let other_sg = ObservedLoadBalancer { security_groups: vec!["sg-2".into()], ..same.clone() };
+        assert_eq!(plan_load_balancer(&d, &other_sg).security_groups, Some(vec!["sg-1".into()]));
+        let internal = ObservedLoadBalancer { scheme: "internal".into(), ..same };
+        assert!(
+            plan_load_balancer(&d, &internal).immutable.is_some_and(|m| m.contains("cannot become internet-facing"))
+        );
+    }
+
+    #[test]
+    fn a_listener_changes_port_protocol_and_certificate_in_place() {
+        let d = created_lb();
+        assert_eq!(plan_listener(&d, None, None), ListenerPlan::Create);
+        let same = ObservedListener { arn: "l".into(), port: 80, protocol: "HTTP".into(), ..Default::default() };
+        assert_eq!(plan_listener(&d, Some(&same), None), ListenerPlan::Keep);
+        let on_8080 = ObservedListener { port: 8080, ..same.clone() };
+        assert_eq!(plan_listener(&d, Some(&on_8080), None), ListenerPlan::Modify(vec!["port"]));
+        let https = DesiredLoadBalancer {
+            listener_port: 443,
+            listener_protocol: "HTTPS",
+            certificate_arn: Some("arn:cert".into()),
+            ..d.clone()
+        };
+        assert_eq!(
+            plan_listener(&https, Some(&same), Some("tg")),
+            ListenerPlan::Modify(vec!["port", "protocol", "certificate", "default action"])
+        );
     }
 
     #[test]

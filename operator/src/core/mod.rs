@@ -4,6 +4,7 @@
 pub mod cluster;
 pub mod conditions;
 pub mod load_balancer;
+pub mod owned;
 pub mod ownership;
 pub mod service;
 pub mod service_status;

@@ -154,6 +154,8 @@ pub struct DesiredService {
     pub launch_type: Option<String>,
     /// The count at creation (with autoscaling: desiredCount or minCapacity).
     pub initial_count: Option<i32>,
+    /// Runs on Fargate by launch type or capacity providers: platformVersion applies.
+    pub fargate: bool,
     pub tags: BTreeMap<String, String>,
     pub config: ServiceConfig,
 }
@@ -297,10 +299,14 @@ pub fn desired(
             .to_string()
         }),
         initial_count,
+        fargate: spec.launch_type == Some(LaunchType::Fargate)
+            || spec.capacity_provider_strategy.iter().any(|c| c.capacity_provider.starts_with("FARGATE")),
         tags,
         config: ServiceConfig {
             task_definition: resolved.task_definition.clone(),
-            desired_count: if spec.autoscaling.is_some() { None } else { initial_count },
+            // Without a count in the spec (or with autoscaling) the running count
+            // is left as it is: removing desiredCount or autoscaling never resets it.
+            desired_count: if spec.autoscaling.is_some() || daemon { None } else { spec.desired_count },
             capacity_provider_strategy: cps,
             platform_version: spec.platform_version.clone(),
             network,
@@ -342,11 +348,82 @@ pub fn desired(
     }
 }
 
+/// Version of the canonical form `config_hash` hashes. Bump it only together with
+/// a migration: a changed hash re-sends every field ECS does not report, for every
+/// Service, on the first reconcile after an upgrade.
+pub const CONFIG_HASH_VERSION: &str = "v1";
+
+/// The canonical, versioned form of a service configuration: explicit names, sorted
+/// keys (serde_json's map is ordered), no Rust formatting involved. What it holds
+/// must never change for an unchanged spec; the golden test in service_tests.rs
+/// fails if it does.
+pub fn canonical_config(config: &ServiceConfig) -> serde_json::Value {
+    use serde_json::json;
+    let d = &config.deployment;
+    json!({
+        "taskDefinition": config.task_definition,
+        "desiredCount": config.desired_count,
+        "capacityProviderStrategy": config.capacity_provider_strategy.iter()
+            .map(|s| json!({"capacityProvider": s.capacity_provider, "weight": s.weight, "base": s.base}))
+            .collect::<Vec<_>>(),
+        "platformVersion": config.platform_version,
+        "network": config.network.as_ref().map(|n| json!({
+            "subnets": n.subnets, "securityGroups": n.security_groups, "assignPublicIp": n.assign_public_ip,
+        })),
+        "placementStrategy": config.placement_strategy.iter()
+            .map(|(t, f)| json!({"type": t, "field": f})).collect::<Vec<_>>(),
+        "placementConstraints": config.placement_constraints.iter()
+            .map(|(t, e)| json!({"type": t, "expression": e})).collect::<Vec<_>>(),
+        "healthCheckGracePeriodSeconds": config.health_check_grace_period_seconds,
+        "enableExecuteCommand": config.enable_execute_command,
+        "enableEcsManagedTags": config.enable_ecs_managed_tags,
+        "propagateTags": config.propagate_tags,
+        "serviceRegistries": config.service_registries.iter()
+            .map(|(arn, port, name, cport)| json!({
+                "registryArn": arn, "port": port, "containerName": name, "containerPort": cport,
+            }))
+            .collect::<Vec<_>>(),
+        "deployment": {
+            "blueGreen": d.blue_green,
+            "maximumPercent": d.maximum_percent,
+            "minimumHealthyPercent": d.minimum_healthy_percent,
+            "circuitBreaker": d.circuit_breaker.map(|(enable, rollback)| json!({"enable": enable, "rollback": rollback})),
+            "alarms": d.alarms.as_ref().map(|(names, rollback)| json!({"names": names, "rollback": rollback})),
+            "bakeTimeMinutes": d.bake_time_minutes,
+        },
+        "loadBalancers": config.load_balancers.iter().map(|lb| json!({
+            "targetGroupArn": lb.target_group_arn,
+            "containerName": lb.container_name,
+            "containerPort": lb.container_port,
+            "blueGreen": lb.blue_green.as_ref().map(|bg| json!({
+                "alternateTargetGroupArn": bg.alternate_target_group_arn,
+                "productionListenerRule": bg.production_listener_rule,
+                "testListenerRule": bg.test_listener_rule,
+                "roleArn": bg.role_arn,
+            })),
+        })).collect::<Vec<_>>(),
+    })
+}
+
 /// A hash of the service configuration the operator last sent, kept in status:
 /// fields ECS does not echo back are re-sent only when this changes.
+/// `v1:<16 hex digits>` of SHA-256 over the canonical JSON.
 pub fn config_hash(config: &ServiceConfig) -> String {
-    let digest = Sha256::digest(format!("{config:?}").as_bytes());
-    hex::encode(&digest[..8])
+    let digest = Sha256::digest(canonical_config(config).to_string().as_bytes());
+    format!("{CONFIG_HASH_VERSION}:{}", hex::encode(&digest[..8]))
+}
+
+/// Whether the configuration changed since it was last applied. A hash from an
+/// operator version before canonical hashing (no `v1:` prefix) cannot be compared;
+/// if the spec has not changed since it was written (same generation, synced),
+/// the configuration was applied and nothing is re-sent: an upgrade of the
+/// operator causes no AWS write.
+pub fn config_changed(previous_hash: Option<&str>, hash: &str, legacy_hash_still_current: bool) -> bool {
+    match previous_hash {
+        Some(p) if p == hash => false,
+        Some(p) if !p.starts_with(&format!("{CONFIG_HASH_VERSION}:")) && legacy_hash_still_current => false,
+        _ => true,
+    }
 }
 
 /// What UpdateService must send: only the fields that changed.
@@ -426,6 +503,19 @@ pub fn plan(desired: &DesiredService, observed: Option<&ObservedService>, config
     {
         immutable.push(format!("launchType ({have} in ECS, {want} in spec)"));
     }
+    if desired.launch_type.is_none()
+        && desired.config.capacity_provider_strategy.is_empty()
+        && o.capacity_provider_strategy.as_ref().is_some_and(|c| !c.is_empty())
+    {
+        immutable.push(
+            "capacityProviderStrategy (ECS cannot return a service to the cluster's default strategy: keep an \
+             explicit strategy)"
+                .to_string(),
+        );
+    }
+    if desired.config.network.is_none() && o.network.is_some() {
+        immutable.push("networkConfiguration (ECS cannot remove it from an existing service)".to_string());
+    }
     if !immutable.is_empty() {
         return ServicePlan::Immutable(immutable);
     }
@@ -453,9 +543,16 @@ pub fn plan(desired: &DesiredService, observed: Option<&ObservedService>, config
         }
         update.capacity_provider_strategy = pick(&want.capacity_provider_strategy, have.as_ref(), config_changed);
     }
-    if let Some(p) = &want.platform_version {
-        update.platform_version =
-            pick(p, o.platform_version.as_ref().filter(|v| v.as_str() != "LATEST" || p == "LATEST"), config_changed);
+    // A field removed from the spec goes back to ECS's default: LATEST, 0, NONE.
+    match &want.platform_version {
+        Some(p) => {
+            update.platform_version =
+                pick(p, o.platform_version.as_ref().filter(|v| v.as_str() != "LATEST" || p == "LATEST"), config_changed)
+        }
+        None if desired.fargate || o.platform_version.is_some() => {
+            update.platform_version = pick(&"LATEST".to_string(), o.platform_version.as_ref(), config_changed)
+        }
+        None => {}
     }
     if let Some(n) = &want.network {
         let have = o.network.clone().map(|mut h| {
@@ -467,15 +564,23 @@ pub fn plan(desired: &DesiredService, observed: Option<&ObservedService>, config
     }
     update.placement_strategy = pick(&want.placement_strategy, o.placement_strategy.as_ref(), config_changed);
     update.placement_constraints = pick(&want.placement_constraints, o.placement_constraints.as_ref(), config_changed);
-    if let Some(g) = want.health_check_grace_period_seconds {
-        update.health_check_grace_period_seconds =
-            pick(&g, o.health_check_grace_period_seconds.as_ref(), config_changed);
+    match want.health_check_grace_period_seconds {
+        Some(g) => {
+            update.health_check_grace_period_seconds =
+                pick(&g, o.health_check_grace_period_seconds.as_ref(), config_changed)
+        }
+        // ECS takes a grace period only for services with a load balancer.
+        None => {
+            update.health_check_grace_period_seconds = match o.health_check_grace_period_seconds {
+                Some(g) if g != 0 => Some(0),
+                Some(_) => None,
+                None if config_changed && !want.load_balancers.is_empty() => Some(0),
+                None => None,
+            }
+        }
     }
-    update.enable_execute_command =
-        pick(&want.enable_execute_command, o.enable_execute_command.as_ref(), config_changed);
-    if let Some(p) = &want.propagate_tags {
-        update.propagate_tags = pick(p, o.propagate_tags.as_ref(), config_changed);
-    }
+    let propagate = want.propagate_tags.clone().unwrap_or_else(|| "NONE".to_string());
+    update.propagate_tags = pick(&propagate, o.propagate_tags.as_ref(), config_changed);
     update.deployment = pick(&want.deployment, o.deployment.as_ref(), config_changed);
     // ECS may swap the production and alternate target groups after a blue/green
     // deployment; that is not drift.
@@ -516,21 +621,44 @@ pub fn task_definition_matches(observed_arn: &str, wanted: &str) -> bool {
     observed_arn == wanted || observed_arn.ends_with(&format!("task-definition/{wanted}"))
 }
 
-/// The ECS events not yet published, oldest first. Without a watermark (first
-/// reconcile) only the newest `first_time_limit` are taken, so that installing the
-/// operator does not replay a service's whole history.
+/// The ECS events not yet published, oldest first. `last_seen` is the creation time
+/// of the newest published event and `seen_at_last` the ids published at exactly
+/// that time (ECS times have millisecond precision; two events can share one).
+/// Without a watermark (first reconcile) only the newest `first_time_limit` are
+/// taken, so that installing the operator does not replay a service's history.
 pub fn new_events(
     events: &[ObservedEvent],
     last_seen: Option<Timestamp>,
+    seen_at_last: &[String],
     first_time_limit: usize,
 ) -> Vec<ObservedEvent> {
-    let mut fresh: Vec<ObservedEvent> =
-        events.iter().filter(|e| last_seen.is_none_or(|t| e.created_at > t)).cloned().collect();
-    fresh.sort_by_key(|e| e.created_at);
+    let mut fresh: Vec<ObservedEvent> = events
+        .iter()
+        .filter(|e| last_seen.is_none_or(|t| e.created_at > t || (e.created_at == t && !seen_at_last.contains(&e.id))))
+        .cloned()
+        .collect();
+    fresh.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
     if last_seen.is_none() && fresh.len() > first_time_limit {
         fresh.drain(..fresh.len() - first_time_limit);
     }
     fresh
+}
+
+/// The new watermark after publishing `fresh` (oldest first): the newest creation
+/// time and every id published at that time, kept from before when it is the same.
+pub fn event_watermark(
+    fresh: &[ObservedEvent],
+    last_seen: Option<Timestamp>,
+    seen_at_last: &[String],
+) -> Option<(Timestamp, Vec<String>)> {
+    let newest = fresh.last()?.created_at;
+    let mut ids: Vec<String> = fresh.iter().filter(|e| e.created_at == newest).map(|e| e.id.clone()).collect();
+    if last_seen == Some(newest) {
+        ids.extend(seen_at_last.iter().cloned());
+    }
+    ids.sort();
+    ids.dedup();
+    Some((newest, ids))
 }
 
 #[cfg(test)]

@@ -218,11 +218,134 @@ fn new_events_are_published_once_in_order() {
         .rev()
         .map(|i| ObservedEvent { id: format!("e{i}"), created_at: t(100 + i), message: format!("message {i}") })
         .collect();
-    let first = new_events(&events, None, 3);
+    let first = new_events(&events, None, &[], 3);
     assert_eq!(first.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), vec!["e6", "e7", "e8"]);
-    let later = new_events(&events, Some(t(106)), 3);
+    let later = new_events(&events, Some(t(106)), &["e6".to_string()], 3);
     assert_eq!(later.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), vec!["e7", "e8"]);
-    assert!(new_events(&events, Some(t(108)), 3).is_empty());
+    assert!(new_events(&events, Some(t(108)), &["e8".to_string()], 3).is_empty());
+}
+
+#[test]
+fn events_within_the_same_second_or_millisecond_are_neither_dropped_nor_repeated() {
+    let at = |ms: i64| Timestamp::from_millisecond(ms).unwrap();
+    let e = |id: &str, ms: i64| ObservedEvent { id: id.into(), created_at: at(ms), message: id.into() };
+    // Published so far: a (at 1000 ms). Then b arrives 400 ms later, within the same
+    // second, and c at exactly the same millisecond as b.
+    let (last, ids) = event_watermark(&[e("a", 1_000)], None, &[]).unwrap();
+    let events = vec![e("c", 1_400), e("b", 1_400), e("a", 1_000)];
+    let fresh = new_events(&events, Some(last), &ids, 5);
+    assert_eq!(fresh.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), vec!["b", "c"]);
+    let (last, ids) = event_watermark(&fresh, Some(last), &ids).unwrap();
+    assert_eq!((last, ids.clone()), (at(1_400), vec!["b".to_string(), "c".to_string()]));
+    // d at the same millisecond again: only d is new.
+    let events = vec![e("d", 1_400), e("c", 1_400), e("b", 1_400)];
+    let fresh = new_events(&events, Some(last), &ids, 5);
+    assert_eq!(fresh.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), vec!["d"]);
+    let (_, ids) = event_watermark(&fresh, Some(last), &ids).unwrap();
+    assert_eq!(ids, vec!["b", "c", "d"]);
+    assert!(new_events(&events, Some(last), &ids, 5).is_empty());
+}
+
+#[test]
+fn the_config_hash_of_an_unchanged_spec_never_changes() {
+    // Golden value: if this fails, an operator upgrade would re-send every field
+    // ECS does not report, for every Service. Do not update the value; keep the
+    // canonical form as it is, or bump CONFIG_HASH_VERSION with a migration.
+    let mut sp = spec();
+    sp.platform_version = Some("1.4.0".into());
+    sp.health_check_grace_period_seconds = Some(30);
+    sp.propagate_tags = Some(PropagateTags::Service);
+    sp.enable_ecs_managed_tags = true;
+    sp.placement_constraints = vec![];
+    let mut s = d(&sp);
+    s.config.load_balancers = vec![LoadBalancerAttachment {
+        target_group_arn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api/1".into(),
+        container_name: "api".into(),
+        container_port: 3000,
+        blue_green: None,
+    }];
+    s.config.service_registries = vec![("arn:aws:servicediscovery:us-east-1:1:service/srv-1".into(), None, None, None)];
+    assert_eq!(config_hash(&s.config), "v1:4b9cd4540bb789f5");
+    assert!(config_hash(&s.config).starts_with("v1:"));
+}
+
+#[test]
+fn an_upgrade_from_a_legacy_hash_sends_nothing_unless_the_spec_changed() {
+    let s = d(&spec());
+    let hash = config_hash(&s.config);
+    assert!(!config_changed(Some(&hash), &hash, false));
+    assert!(config_changed(Some("v1:0000000000000000"), &hash, true), "a different v1 hash is a change");
+    // A hash from before canonical hashing: not comparable.
+    assert!(!config_changed(Some("0a1b2c3d4e5f6a7b"), &hash, true), "same generation: already applied");
+    assert!(config_changed(Some("0a1b2c3d4e5f6a7b"), &hash, false), "spec changed since: send");
+    assert!(config_changed(None, &hash, true));
+    // And the plan for an unchanged spec on real ECS and moto sends nothing.
+    for o in [real_ecs(&s), moto(&s)] {
+        assert_eq!(plan(&s, Some(&o), false), ServicePlan::Update(Box::default()));
+    }
+}
+
+#[test]
+fn fields_removed_from_the_spec_go_back_to_ecs_defaults() {
+    let mut before = spec();
+    before.platform_version = Some("1.4.0".into());
+    before.health_check_grace_period_seconds = Some(60);
+    before.propagate_tags = Some(PropagateTags::Service);
+    let was = d(&before);
+    let mut o = real_ecs(&was);
+    o.platform_version = Some("1.4.0".into());
+    o.health_check_grace_period_seconds = Some(60);
+    o.propagate_tags = Some("SERVICE".into());
+    let now = d(&spec());
+    let ServicePlan::Update(u) = plan(&now, Some(&o), true) else { panic!("update expected") };
+    assert_eq!(u.platform_version.as_deref(), Some("LATEST"));
+    assert_eq!(u.health_check_grace_period_seconds, Some(0));
+    assert_eq!(u.propagate_tags.as_deref(), Some("NONE"));
+    // moto does not report platformVersion: sent when the spec changed.
+    let mut m = moto(&was);
+    m.platform_version = None;
+    m.propagate_tags = None;
+    let ServicePlan::Update(u) = plan(&now, Some(&m), true) else { panic!("update expected") };
+    assert_eq!((u.platform_version.as_deref(), u.propagate_tags.as_deref()), (Some("LATEST"), Some("NONE")));
+    let ServicePlan::Update(u) = plan(&now, Some(&m), false) else { panic!("update expected") };
+    assert!(u.is_empty(), "unchanged spec: nothing sent");
+}
+
+#[test]
+fn a_removed_desired_count_keeps_the_running_count() {
+    let mut sp = spec();
+    sp.desired_count = None;
+    let s = d(&sp);
+    assert_eq!((s.initial_count, s.config.desired_count), (Some(1), None));
+    let mut o = real_ecs(&s);
+    o.desired_count = 4;
+    let ServicePlan::Update(u) = plan(&s, Some(&o), true) else { panic!("update expected") };
+    assert_eq!(u.desired_count, None);
+}
+
+#[test]
+fn changes_ecs_cannot_make_are_reported_not_hidden() {
+    let mut with_cps = spec();
+    with_cps.launch_type = None;
+    with_cps.capacity_provider_strategy = vec![crate::crd::cluster::CapacityProviderStrategyItem {
+        capacity_provider: "FARGATE_SPOT".into(),
+        weight: Some(1),
+        base: None,
+    }];
+    let mut o = real_ecs(&d(&with_cps));
+    o.launch_type = None;
+    o.capacity_provider_strategy = Some(d(&with_cps).config.capacity_provider_strategy);
+    let mut without = with_cps.clone();
+    without.capacity_provider_strategy = vec![];
+    assert!(
+        matches!(plan(&d(&without), Some(&o), true), ServicePlan::Immutable(f) if f[0].contains("capacityProviderStrategy"))
+    );
+    let mut no_network = spec();
+    no_network.network_configuration = None;
+    let o = real_ecs(&d(&spec()));
+    assert!(
+        matches!(plan(&d(&no_network), Some(&o), true), ServicePlan::Immutable(f) if f[0].contains("networkConfiguration"))
+    );
 }
 
 #[test]

@@ -233,6 +233,8 @@ pub enum Outcome {
     Invalid(String),
     Conflict(String),
     AwsError(String),
+    /// Deletion waits, for example for Services still running a revision.
+    DeletionBlocked(String),
 }
 
 /// The status to write after a reconcile.
@@ -249,8 +251,12 @@ pub fn status(
 ) -> TaskDefinitionStatus {
     let mut status = previous.cloned().unwrap_or_default();
     status.observed_generation = generation;
-    status.family = Some(family.to_string());
-    status.region = Some(region.to_string());
+    // Once a revision exists, family and region say where it lives (for cleanup),
+    // whatever the operator's default region says later.
+    if status.arn.is_none() || current.is_some() {
+        status.family = Some(family.to_string());
+        status.region = Some(region.to_string());
+    }
     if let Some((arn, revision, hash)) = current {
         status.arn = Some(arn.to_string());
         status.revision = Some(revision);
@@ -265,6 +271,7 @@ pub fn status(
         Outcome::Invalid(m) => (false, "Invalid", m.clone()),
         Outcome::Conflict(m) => (false, "Conflict", m.clone()),
         Outcome::AwsError(m) => (false, "AwsError", m.clone()),
+        Outcome::DeletionBlocked(m) => (false, "DeletionBlocked", m.clone()),
     };
     conditions::set(
         &mut status.conditions,

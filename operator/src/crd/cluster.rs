@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self.defaultCapacityProviderStrategy.all(s, s.capacityProvider in self.capacityProviders)").message("every defaultCapacityProviderStrategy entry must name a provider listed in capacityProviders"))]
 #[x_kube(validation = Rule::new("self.autoScalingGroupProviders.all(p, p.name in self.capacityProviders)").message("every autoScalingGroupProviders entry must also be listed in capacityProviders"))]
+#[x_kube(validation = Rule::new("!has(oldSelf.region) && !has(self.region) || has(oldSelf.region) && has(self.region) && self.region == oldSelf.region").message("region cannot be set, changed or removed after creation: create a new Cluster object instead"))]
 #[x_kube(validation = Rule::new("!has(oldSelf.clusterName) && !has(self.clusterName) || has(oldSelf.clusterName) && has(self.clusterName) && self.clusterName == oldSelf.clusterName").message("clusterName cannot be changed: create a new Cluster object instead"))]
 pub struct ClusterSpec {
     /// Name of the ECS cluster. Defaults to the object's name. Cannot be changed.
@@ -118,15 +119,18 @@ pub struct CapacityProviderStrategyItem {
     pub base: Option<i32>,
 }
 
-/// A capacity provider backed by an existing EC2 Auto Scaling group.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+/// A capacity provider backed by an existing EC2 Auto Scaling group. Removing an
+/// entry detaches and deletes the capacity provider the operator created for it.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.autoScalingGroupArn == oldSelf.autoScalingGroupArn").message("ECS cannot move a capacity provider to another Auto Scaling group: give the entry a new name to create a new capacity provider"))]
 pub struct AutoScalingGroupProvider {
     /// Name of the capacity provider to create. Must not start with `aws`, `ecs`
     /// or `fargate`.
     #[schemars(length(min = 1, max = 255), regex(pattern = r"^[a-zA-Z0-9_-]+$"))]
     pub name: String,
-    /// ARN of the Auto Scaling group whose instances join the cluster.
+    /// ARN of the Auto Scaling group whose instances join the cluster. Cannot be
+    /// changed.
     #[schemars(length(min = 1, max = 1600))]
     pub auto_scaling_group_arn: String,
     /// Let ECS scale the Auto Scaling group to fit the tasks.
@@ -194,6 +198,10 @@ pub struct ClusterStatus {
     /// Capacity providers attached to the cluster.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capacity_providers: Vec<String>,
+    /// Auto Scaling group capacity providers this object created (or adopted) and
+    /// still owns: deleted when their entry is removed or the Cluster is deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owned_capacity_providers: Vec<String>,
     /// Conditions: `Ready` and `Synced`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,

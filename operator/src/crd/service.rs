@@ -36,15 +36,18 @@ use serde::{Deserialize, Serialize};
 #[x_kube(validation = Rule::new("self.schedulingStrategy != 'DAEMON' || !has(self.launchType) || self.launchType != 'FARGATE'").message("Fargate does not support the DAEMON scheduling strategy"))]
 #[x_kube(validation = Rule::new("!has(self.deployment) || self.deployment.strategy != 'BlueGreen' || (has(self.loadBalancer) && has(self.loadBalancer.blueGreen) && has(self.loadBalancer.targetGroup) && has(self.loadBalancer.rule))").message("BlueGreen needs loadBalancer.targetGroup, loadBalancer.listenerArn with rule, and loadBalancer.blueGreen"))]
 #[x_kube(validation = Rule::new("self.schedulingStrategy == oldSelf.schedulingStrategy").message("schedulingStrategy cannot be changed in place: create a new Service"))]
+#[x_kube(validation = Rule::new("self.schedulingStrategy != 'DAEMON' || !has(self.desiredCount)").message("DAEMON services run one task per container instance: remove desiredCount"))]
+#[x_kube(validation = Rule::new("!has(oldSelf.serviceName) && !has(self.serviceName) || has(oldSelf.serviceName) && has(self.serviceName) && self.serviceName == oldSelf.serviceName").message("serviceName cannot be set, changed or removed after creation: create a new Service object instead"))]
 #[x_kube(validation = Rule::new("!has(self.autoscaling) || !has(self.desiredCount) || (self.desiredCount >= self.autoscaling.minCapacity && self.desiredCount <= self.autoscaling.maxCapacity)").message("desiredCount must lie within autoscaling minCapacity and maxCapacity"))]
 pub struct ServiceSpec {
     /// Name of the ECS service. Defaults to the object's name. Cannot be changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 255), regex(pattern = r"^[a-zA-Z0-9_-]+$"))]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("serviceName cannot be changed: create a new Service"))]
     pub service_name: Option<String>,
 
     /// AWS region. Defaults to the referenced Cluster's region, else the operator's.
+    /// A change moves the service: the operator creates it in the new place, waits
+    /// for its rollout, then deletes the old one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-\d$"))]
     pub region: Option<String>,
@@ -447,11 +450,14 @@ pub struct ListenerRuleSpec {
     pub host_headers: Vec<String>,
 }
 
-/// A load balancer and listener created and owned by the operator.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+/// A load balancer and listener created and owned by the operator. Subnets,
+/// security groups and the listener change in place; the scheme cannot change
+/// (remove `create` and add it again to get a new load balancer).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("(has(self.scheme) ? self.scheme : 'internal') == (has(oldSelf.scheme) ? oldSelf.scheme : 'internal')").message("the scheme of a created load balancer cannot change: remove loadBalancer.create, apply, then add it back with the new scheme"))]
 pub struct CreateLoadBalancerSpec {
-    /// `internet-facing` or `internal` (default).
+    /// `internet-facing` or `internal` (default). Cannot be changed.
     #[serde(default)]
     pub scheme: LoadBalancerScheme,
     /// Subnets in at least two availability zones.
@@ -571,6 +577,9 @@ pub struct ServiceStatus {
     /// Kubernetes Event (RFC 3339), so that none is published twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_event_time: Option<String>,
+    /// Ids of the ECS service events published at exactly `lastEventTime`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub last_event_ids: Vec<String>,
     /// Hash of the service configuration last sent to ECS (internal: fields ECS does
     /// not report back are re-sent only when this changes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -578,9 +587,44 @@ pub struct ServiceStatus {
     /// The Application Auto Scaling resource ID the operator registered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscaling_resource_id: Option<String>,
+    /// Every AWS resource this object created (or adopted) and still owns, recorded
+    /// as soon as it exists. Cleanup and replacement work from this list, never
+    /// from the current spec: an edit that moves a part deletes the old one from
+    /// here once the new one serves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<OwnedResource>,
     /// Conditions: `Ready`, `Progressing`, `Degraded` and `Synced`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+}
+
+/// An AWS resource a Service created and owns.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnedResource {
+    /// What it is.
+    pub kind: OwnedKind,
+    /// Its ARN; for a scalable target the Application Auto Scaling resource ID; for
+    /// a scaling policy its name.
+    pub id: String,
+    /// The region it lives in.
+    pub region: String,
+    /// For an ECS service its cluster ARN; for a scaling policy the resource ID of
+    /// its scalable target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+}
+
+/// The kinds of AWS resources a Service creates, in the order they are deleted.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+pub enum OwnedKind {
+    ScalingPolicy,
+    ScalableTarget,
+    EcsService,
+    ListenerRule,
+    Listener,
+    LoadBalancer,
+    TargetGroup,
 }
 
 /// One deployment of the service.

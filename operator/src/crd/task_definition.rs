@@ -31,13 +31,14 @@ use std::collections::BTreeMap;
 #[x_kube(validation = Rule::new("!('FARGATE' in self.requiresCompatibilities) || (has(self.cpu) && has(self.memory))").message("FARGATE requires task-level cpu and memory"))]
 #[x_kube(validation = Rule::new("has(self.memory) || self.containers.all(c, has(c.memory) || has(c.memoryReservation))").message("without task-level memory, every container needs memory or memoryReservation"))]
 #[x_kube(validation = Rule::new("!has(self.networkMode) || !(self.networkMode in ['awsvpc', 'host']) || self.containers.all(c, c.portMappings.all(p, !has(p.hostPort) || p.hostPort == p.containerPort))").message("in awsvpc and host network mode, hostPort must be omitted or equal containerPort"))]
+#[x_kube(validation = Rule::new("!has(oldSelf.family) && !has(self.family) || has(oldSelf.family) && has(self.family) && self.family == oldSelf.family").message("family cannot be set, changed or removed after creation: create a new TaskDefinition object instead"))]
+#[x_kube(validation = Rule::new("!has(oldSelf.region) && !has(self.region) || has(oldSelf.region) && has(self.region) && self.region == oldSelf.region").message("region cannot be set, changed or removed after creation: create a new TaskDefinition object instead"))]
 #[x_kube(validation = Rule::new("self.containers.exists(c, c.essential)").message("at least one container must be essential"))]
 #[x_kube(validation = Rule::new("!has(self.networkMode) || self.networkMode != 'none' || self.containers.all(c, size(c.portMappings) == 0)").message("networkMode none does not allow portMappings"))]
 pub struct TaskDefinitionSpec {
     /// Task definition family. Defaults to the object's name. Cannot be changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 255), regex(pattern = r"^[a-zA-Z0-9_-]+$"))]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("family cannot be changed: create a new TaskDefinition object instead"))]
     pub family: Option<String>,
 
     /// AWS region. Defaults to the operator's region.

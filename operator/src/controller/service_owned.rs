@@ -1,0 +1,128 @@
+//! Removes the AWS resources a Service recorded but no longer wants (after an
+//! edit moved or removed them, or when the Service is deleted), in dependency
+//! order, forgetting each one once it is gone.
+
+use super::Context;
+use crate::aws::{AwsError, autoscaling, ecs_service, elbv2};
+use crate::core::owned::{self, ServiceRemoval, forget};
+use crate::core::service::ServiceUpdate;
+use crate::crd::Service;
+use crate::crd::service::{OwnedKind, OwnedResource};
+use kube::runtime::events::EventType;
+
+/// How far removal got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removal {
+    /// Everything stale is gone.
+    Done,
+    /// Something must happen first (a replacement to take over, a service to
+    /// drain, a load balancer to release a target group): the message says what.
+    Waiting(String),
+}
+
+/// Removes `stale` (in the order `owned::stale` gives), stopping at the first one
+/// that must wait: what comes after it may still be in use by it.
+/// `replacement_ready`: a service being replaced may go (its successor took over,
+/// or the object is being deleted).
+pub async fn remove(
+    ctx: &Context,
+    obj: &Service,
+    stale: &[OwnedResource],
+    records: &mut Vec<OwnedResource>,
+    replacement_ready: bool,
+) -> Result<Removal, AwsError> {
+    for r in stale {
+        let done = match r.kind {
+            OwnedKind::ScalingPolicy => {
+                let target = r.parent.clone().unwrap_or_default();
+                autoscaling::delete_policy(&ctx.aws.autoscaling(&r.region), &target, &r.id).await?;
+                note(ctx, obj, "AutoscalingPolicyDeleted", format!("deleted scaling policy {} of {target}", r.id))
+                    .await;
+                None
+            }
+            OwnedKind::ScalableTarget => {
+                autoscaling::deregister(&ctx.aws.autoscaling(&r.region), &r.id).await?;
+                let count = match obj.spec.desired_count {
+                    Some(n) => format!("desiredCount {n} applies again"),
+                    None => "the current desired count stays (set desiredCount to choose one)".to_string(),
+                };
+                note(ctx, obj, "AutoscalingDeregistered", format!("deregistered scalable target {}; {count}", r.id))
+                    .await;
+                None
+            }
+            OwnedKind::EcsService if !replacement_ready => {
+                Some(format!("waiting for the new ECS service to complete its rollout before deleting {}", r.id))
+            }
+            OwnedKind::EcsService => remove_service(ctx, obj, r).await?,
+            OwnedKind::ListenerRule => {
+                elbv2::delete_rule(&ctx.aws.elbv2(&r.region), &r.id).await?;
+                note(ctx, obj, "RuleDeleted", format!("deleted listener rule {}", r.id)).await;
+                None
+            }
+            OwnedKind::Listener => {
+                elbv2::delete_listener(&ctx.aws.elbv2(&r.region), &r.id).await?;
+                note(ctx, obj, "ListenerDeleted", format!("deleted listener {}", r.id)).await;
+                None
+            }
+            OwnedKind::LoadBalancer => {
+                elbv2::delete_load_balancer(&ctx.aws.elbv2(&r.region), &r.id).await?;
+                note(ctx, obj, "LoadBalancerDeleted", format!("deleted load balancer {}", r.id)).await;
+                None
+            }
+            OwnedKind::TargetGroup => match elbv2::delete_target_group(&ctx.aws.elbv2(&r.region), &r.id).await {
+                Ok(()) => {
+                    note(ctx, obj, "TargetGroupDeleted", format!("deleted target group {}", r.id)).await;
+                    None
+                }
+                // Still used by a rule or listener being deleted: try again shortly.
+                Err(e) if e.code() == Some("ResourceInUse") => {
+                    Some(format!("waiting for the load balancer to release target group {}", r.id))
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        match done {
+            None => forget(records, r),
+            Some(waiting) => return Ok(Removal::Waiting(waiting)),
+        }
+    }
+    Ok(Removal::Done)
+}
+
+/// One step of deleting an ECS service: scale to zero, delete, wait for draining.
+/// `None` once it is gone.
+async fn remove_service(ctx: &Context, obj: &Service, r: &OwnedResource) -> Result<Option<String>, AwsError> {
+    let ecs = ctx.aws.ecs(&r.region);
+    let cluster = r.parent.clone().unwrap_or_default();
+    let name = owned::service_name_of(&r.id).to_string();
+    let describe = || async {
+        let found = ecs_service::describe_services(&ecs, &cluster, std::slice::from_ref(&name)).await;
+        match found {
+            Ok(list) => Ok(list.into_iter().find(|s| s.exists())),
+            // The cluster itself is gone: so is the service.
+            Err(e) if e.code() == Some("ClusterNotFoundException") => Ok(None),
+            Err(e) => Err(e),
+        }
+    };
+    match owned::service_removal(describe().await?.as_ref()) {
+        ServiceRemoval::Gone => return Ok(None),
+        ServiceRemoval::Draining => return Ok(Some(format!("waiting for ECS service {} to finish draining", r.id))),
+        ServiceRemoval::ScaleToZeroAndDelete => {
+            let zero = ServiceUpdate { desired_count: Some(0), ..Default::default() };
+            ecs_service::update_service(&ecs, &cluster, &name, &zero).await?;
+            note(ctx, obj, "ScaledToZero", format!("scaled ECS service {} to 0", r.id)).await;
+        }
+        ServiceRemoval::Delete => {}
+    }
+    ecs_service::delete_service(&ecs, &cluster, &name).await?;
+    note(ctx, obj, "Deleted", format!("deleted ECS service {}", r.id)).await;
+    // Real ECS drains first; the parts it used wait until it is gone.
+    Ok(match owned::service_removal(describe().await?.as_ref()) {
+        ServiceRemoval::Gone => None,
+        _ => Some(format!("waiting for ECS service {} to drain", r.id)),
+    })
+}
+
+async fn note(ctx: &Context, obj: &Service, reason: &str, message: String) {
+    ctx.event(obj, EventType::Normal, reason, "Cleanup", message).await;
+}
