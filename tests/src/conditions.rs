@@ -47,3 +47,24 @@ where
     })
     .await
 }
+
+/// Waits until `name` is Ready and Synced for its current generation (the last
+/// edit applied in full), and returns the object.
+pub async fn wait_converged<K>(api: &Api<K>, name: &str) -> K
+where
+    K: Clone + DeserializeOwned + Serialize + Debug + kube::Resource,
+{
+    eventually(CONDITION_WAIT, &format!("{name} Ready and Synced for its generation"), || async {
+        let obj = api.get(name).await.map_err(|e| e.to_string())?;
+        let generation = obj.meta().generation;
+        let current = |type_: &str| {
+            condition_of(&obj, type_).is_some_and(|c| c.status == "True" && c.observed_generation == generation)
+        };
+        if current("Ready") && current("Synced") {
+            Ok(obj)
+        } else {
+            Err(format!("{:?} / {:?}", condition_of(&obj, "Ready"), condition_of(&obj, "Synced")))
+        }
+    })
+    .await
+}

@@ -5,6 +5,7 @@
 pub mod certs;
 pub mod conditions;
 pub mod control_plane;
+pub mod fixtures;
 pub mod moto;
 pub mod operator;
 pub mod process;

@@ -43,6 +43,9 @@ pub struct SeededNetwork {
     pub subnet_ids: Vec<String>,
     pub security_group_id: String,
     pub zones: Vec<String>,
+    /// A subnet in a third zone and a second security group, unused at first.
+    pub spare_subnet_id: String,
+    pub spare_security_group_id: String,
 }
 
 impl Moto {

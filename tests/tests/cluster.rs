@@ -302,6 +302,41 @@ spec:
     })
     .await;
 
+    // ECS cannot move a capacity provider to another Auto Scaling group: refused.
+    let moved = manifest(75).replace(&format!("{}-asg", ctx.prefix), "other-asg");
+    let out = ctx.apply(&moved).unwrap();
+    assert!(!out.status.success(), "a changed autoScalingGroupArn must be refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot move a capacity provider"));
+
+    // Removing the entry detaches the provider and deletes it; the cluster stays.
+    ctx.apply_ok(&format!(
+        "apiVersion: ecs.operator.dev/v1alpha1
+kind: Cluster
+metadata: {{name: ec2}}
+spec:
+  clusterName: {p}-ec2
+",
+        p = ctx.prefix
+    ))
+    .unwrap();
+    eventually(WAIT, "the removed capacity provider deleted", || async {
+        match describe().await {
+            None => Ok(()),
+            Some(cp) => Err(format!("{:?}", cp.status())),
+        }
+    })
+    .await;
+    assert!(describe_cluster_providers(&ctx, &format!("{}-ec2", ctx.prefix)).await.is_empty());
+    let api: Api<Cluster> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    let status = api.get("ec2").await.unwrap().status.unwrap();
+    assert!(status.owned_capacity_providers.is_empty(), "{status:?}");
+
+    // Added back: created again; the cluster's deletion takes it along.
+    ctx.apply_ok(&manifest(75)).unwrap();
+    eventually(WAIT, "the capacity provider created again", || async {
+        describe().await.map(|_| ()).ok_or_else(|| "not yet".to_string())
+    })
+    .await;
     ctx.kubectl_ok(&["delete", "ecscluster/ec2", "--timeout=60s"]).unwrap();
     assert!(describe().await.is_none(), "the operator's capacity provider is deleted with the cluster");
 }
