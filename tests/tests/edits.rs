@@ -460,3 +460,41 @@ async fn fields_removed_from_the_spec_return_to_the_ecs_defaults() {
     assert_eq!(svc.platform_version(), Some("LATEST"));
     assert_eq!(condition_of(&obj, "Ready").unwrap().status, "True");
 }
+
+#[tokio::test]
+async fn an_operator_upgrade_from_a_version_without_records_writes_nothing_to_aws() {
+    let ctx = TestContext::new("edit-upgrade").await.unwrap();
+    let mut op = ctx.start_operator(&["--resync-seconds", "5"]).unwrap();
+    let net = ctx.bed.seed_network(&ctx.prefix).unwrap();
+    let cluster = format!("{}-web", ctx.prefix);
+    ctx.apply_ok(&cluster_and_task(&ctx, &cluster, "nginx:1.27", "awsvpc", "FARGATE")).unwrap();
+    let listener = existing_listener(&ctx, &net, "shared", 80).await;
+    let extra = format!(
+        "  propagateTags: SERVICE\n  autoscaling: {{minCapacity: 2, maxCapacity: 4, targetCpuUtilization: 60}}\n{}",
+        rule_on(&listener, 40)
+    );
+    ctx.apply_ok(&service(&net, &extra).replace("  desiredCount: 2\n", "")).unwrap();
+    let api: Api<Service> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    let before = wait_converged(&api, "api").await.status.unwrap();
+    op.stop();
+
+    // What an operator version before records and canonical hashes left: a hash
+    // of Rust Debug output, no resource record.
+    let legacy = r#"{"status":{"appliedConfigHash":"5f0e3c2a9b1d4e67","resources":null}}"#;
+    ctx.kubectl_ok(&["patch", "ecssvc/api", "--subresource=status", "--type=merge", "-p", legacy]).unwrap();
+
+    let op = ctx.start_operator(&["--resync-seconds", "5"]).unwrap();
+    eventually(Duration::from_secs(40), "two reconciles after the upgrade", || async {
+        let n = op.successful_reconciles("Service").map_err(|e| e.to_string())?;
+        if n >= 2 { Ok(()) } else { Err(format!("{n}")) }
+    })
+    .await;
+    assert_eq!(op.aws_writes().unwrap(), 0, "an upgrade must not write to AWS");
+    let after = api.get("api").await.unwrap().status.unwrap();
+    assert!(after.applied_config_hash.as_deref().is_some_and(|h| h.starts_with("v1:")), "{after:?}");
+    let mut kinds: Vec<OwnedKind> = after.resources.iter().map(|r| r.kind).collect();
+    kinds.dedup();
+    let mut expected: Vec<OwnedKind> = before.resources.iter().map(|r| r.kind).collect();
+    expected.dedup();
+    assert_eq!(kinds, expected, "the record is rebuilt from names and tags");
+}
