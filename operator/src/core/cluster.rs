@@ -471,14 +471,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn auto_scaling_group_providers_are_created_before_the_cluster_and_updated_on_change() {
-        let d = desired("web", &asg_spec(), "r", &owner());
-        let actions = plan(&d, None, &[], &[]);
-        assert!(matches!(&actions[0], ClusterAction::CreateCapacityProvider(p) if p.name == "ec2-pool"));
-        assert_eq!(actions[1], ClusterAction::CreateCluster);
-
-        let observed = ObservedAsgProvider {
+    /// The `ec2-pool` provider as ECS reports it for `d`, its defaults filled in.
+    fn observed_pool(d: &DesiredCluster) -> ObservedAsgProvider {
+        ObservedAsgProvider {
             name: "ec2-pool".into(),
             arn: "arn".into(),
             auto_scaling_group_arn: d.asg_providers[0].auto_scaling_group_arn.clone(),
@@ -489,14 +484,29 @@ mod tests {
             instance_warmup_period: Some(300),
             managed_termination_protection: true,
             tags: BTreeMap::new(),
-        };
-        let cluster = ObservedCluster {
+        }
+    }
+
+    /// An ACTIVE cluster `web` with `ec2-pool` attached and `d`'s tags.
+    fn cluster_with_pool(d: &DesiredCluster) -> ObservedCluster {
+        ObservedCluster {
             name: "web".into(),
             status: "ACTIVE".into(),
             capacity_providers: vec!["ec2-pool".into()],
             tags: d.tags.clone(),
             ..Default::default()
-        };
+        }
+    }
+
+    #[test]
+    fn auto_scaling_group_providers_are_created_before_the_cluster_and_updated_on_change() {
+        let d = desired("web", &asg_spec(), "r", &owner());
+        let actions = plan(&d, None, &[], &[]);
+        assert!(matches!(&actions[0], ClusterAction::CreateCapacityProvider(p) if p.name == "ec2-pool"));
+        assert_eq!(actions[1], ClusterAction::CreateCluster);
+
+        let observed = observed_pool(&d);
+        let cluster = cluster_with_pool(&d);
         assert!(plan(&d, Some(&cluster), std::slice::from_ref(&observed), &[]).is_empty(), "ECS defaults are no drift");
         let changed = ObservedAsgProvider { target_capacity: Some(100), ..observed };
         assert!(matches!(
@@ -509,25 +519,8 @@ mod tests {
     fn a_removed_auto_scaling_group_provider_is_detached_then_deleted() {
         let with = desired("web", &asg_spec(), "r", &owner());
         let without = desired("web", &ClusterSpec::default(), "r", &owner());
-        let provider = ObservedAsgProvider {
-            name: "ec2-pool".into(),
-            arn: "arn".into(),
-            auto_scaling_group_arn: with.asg_providers[0].auto_scaling_group_arn.clone(),
-            managed_scaling: true,
-            target_capacity: Some(90),
-            minimum_scaling_step_size: None,
-            maximum_scaling_step_size: None,
-            instance_warmup_period: None,
-            managed_termination_protection: true,
-            tags: BTreeMap::new(),
-        };
-        let cluster = ObservedCluster {
-            name: "web".into(),
-            status: "ACTIVE".into(),
-            capacity_providers: vec!["ec2-pool".into()],
-            tags: without.tags.clone(),
-            ..Default::default()
-        };
+        let provider = observed_pool(&with);
+        let cluster = cluster_with_pool(&without);
         let owned = vec!["ec2-pool".to_string()];
         let actions = plan(&without, Some(&cluster), std::slice::from_ref(&provider), &owned);
         assert_eq!(
