@@ -2,6 +2,7 @@
 //! core's observed-state types and back; nothing here decides anything.
 
 pub mod autoscaling;
+pub mod batcher;
 pub mod cluster_describer;
 pub mod ecs_cluster;
 pub mod ecs_service;

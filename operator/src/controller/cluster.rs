@@ -4,22 +4,16 @@ use super::status::apply_status;
 use super::{Context, ReconcileError};
 use crate::aws::{AwsError, ecs_cluster};
 use crate::core::cluster::{self as core, ClusterAction, ObservedCluster, Outcome};
-use crate::core::conditions;
 use crate::core::ownership::{self, Decision, Owner};
 use crate::crd::Cluster;
 use crate::crd::common::DeletionPolicy;
-use crate::crd::common::condition::SYNCED;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 use std::sync::Arc;
-use std::time::Duration;
 
 const KIND: &str = "Cluster";
-/// Permanent errors wait for a spec change, but look again now and then in case the
-/// cause was outside the spec (IAM, quotas).
-const PERMANENT_ERROR_RETRY: Duration = Duration::from_secs(600);
 
 /// Reconciles one Cluster object.
 pub async fn reconcile(obj: Arc<Cluster>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
@@ -83,12 +77,6 @@ async fn write_status_owning(
     Ok(())
 }
 
-// A Warning Event only when the Synced condition's message changes, so a problem
-// that persists across resyncs is reported once, not every minute.
-fn is_new_problem(obj: &Cluster, message: &str) -> bool {
-    obj.status.as_ref().and_then(|s| conditions::find(&s.conditions, SYNCED)).is_none_or(|c| c.message != message)
-}
-
 async fn report_aws_error(
     api: &Api<Cluster>,
     obj: &Cluster,
@@ -98,11 +86,11 @@ async fn report_aws_error(
     err: AwsError,
 ) -> Result<Action, ReconcileError> {
     let message = err.to_string();
-    if is_new_problem(obj, &message) {
+    if super::is_new_problem(obj, &message) {
         ctx.event(obj, EventType::Warning, "AwsError", "Reconcile", message.clone()).await;
     }
     write_status(api, obj, t, observed, &Outcome::AwsError(message)).await?;
-    if err.is_retryable() { Err(err.into()) } else { Ok(Action::requeue(PERMANENT_ERROR_RETRY)) }
+    super::after_aws_error(err)
 }
 
 async fn apply(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Action, ReconcileError> {
@@ -110,7 +98,7 @@ async fn apply(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Actio
     let problems = core::validate(&obj.name_any(), &obj.spec);
     if !problems.is_empty() {
         let message = format!("invalid spec: {}", problems.join("; "));
-        if is_new_problem(obj, &message) {
+        if super::is_new_problem(obj, &message) {
             ctx.event(obj, EventType::Warning, "InvalidSpec", "Validate", message.clone()).await;
         }
         write_status(api, obj, &t, None, &Outcome::Invalid(message)).await?;
@@ -131,7 +119,7 @@ async fn apply(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Actio
                 ctx.event(obj, EventType::Normal, "Adopted", "Adopt", format!("adopted existing {resource}")).await;
             }
             Decision::Conflict(message) => {
-                if is_new_problem(obj, &message) {
+                if super::is_new_problem(obj, &message) {
                     ctx.event(obj, EventType::Warning, "Conflict", "Reconcile", message.clone()).await;
                 }
                 write_status(api, obj, &t, None, &Outcome::Conflict(message)).await?;
@@ -165,7 +153,7 @@ async fn apply(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Actio
                 ctx.event(obj, EventType::Normal, "Adopted", "Adopt", format!("adopted existing {resource}")).await;
             }
             Decision::Conflict(message) => {
-                if is_new_problem(obj, &message) {
+                if super::is_new_problem(obj, &message) {
                     ctx.event(obj, EventType::Warning, "Conflict", "Reconcile", message.clone()).await;
                 }
                 write_status(api, obj, &t, observed.as_ref(), &Outcome::Conflict(message)).await?;
@@ -244,11 +232,11 @@ async fn apply(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Actio
         if let Err(e) = result {
             // What was created so far is recorded, so that it is cleaned up later.
             let message = e.to_string();
-            if is_new_problem(obj, &message) {
+            if super::is_new_problem(obj, &message) {
                 ctx.event(obj, EventType::Warning, "AwsError", "Reconcile", message.clone()).await;
             }
             write_status_owning(api, obj, &t, current.as_ref(), &Outcome::AwsError(message), &owned).await?;
-            return if e.is_retryable() { Err(e.into()) } else { Ok(Action::requeue(PERMANENT_ERROR_RETRY)) };
+            return super::after_aws_error(e);
         }
         ctx.event(obj, EventType::Normal, reason, "Reconcile", note).await;
     }
@@ -359,7 +347,7 @@ async fn blocked(
     observed: Option<&ObservedCluster>,
     message: String,
 ) -> Result<Action, ReconcileError> {
-    if is_new_problem(obj, &message) {
+    if super::is_new_problem(obj, &message) {
         ctx.event(obj, EventType::Warning, "DeletionBlocked", "Delete", message.clone()).await;
     }
     write_status(api, obj, t, observed, &Outcome::DeletionBlocked(message.clone())).await?;

@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod context;
 pub mod error;
 pub mod service;
+pub mod service_apply;
 pub mod service_autoscaling;
 pub mod service_lb;
 pub mod service_owned;
@@ -26,6 +27,39 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+
+/// Permanent AWS errors wait for a spec change, but look again now and then in
+/// case the cause was outside the spec (IAM, quotas).
+pub const PERMANENT_ERROR_RETRY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// What to do after an AWS error has been reported in status: transient errors go
+/// to the error policy (per-object backoff), permanent ones wait.
+pub fn after_aws_error(err: crate::aws::AwsError) -> Result<Action, ReconcileError> {
+    if err.is_retryable() { Err(err.into()) } else { Ok(Action::requeue(PERMANENT_ERROR_RETRY)) }
+}
+
+/// The kinds whose status carries conditions.
+pub trait Conditioned {
+    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition];
+}
+
+macro_rules! conditioned {
+    ($($kind:ty),*) => {$(
+        impl Conditioned for $kind {
+            fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+                self.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or(&[])
+            }
+        }
+    )*};
+}
+conditioned!(crate::crd::Cluster, crate::crd::TaskDefinition, crate::crd::Service);
+
+/// Whether `message` is news: a problem that persists across resyncs (the same
+/// Synced message) gets one Event, not one a minute.
+pub fn is_new_problem<K: Conditioned>(obj: &K, message: &str) -> bool {
+    crate::core::conditions::find(obj.conditions(), crate::crd::common::condition::SYNCED)
+        .is_none_or(|c| c.message != message)
+}
 
 /// Which namespaces to watch: all, or the listed ones.
 #[derive(Debug, Clone)]

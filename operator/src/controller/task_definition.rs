@@ -3,23 +3,19 @@
 use super::status::apply_status;
 use super::{Context, ReconcileError};
 use crate::aws::{AwsError, ecs_task_definition as ecs_td};
-use crate::core::conditions;
 use crate::core::ownership::{self, Decision, Owner};
 use crate::core::task_definition::{self as core, Outcome, SPEC_HASH_TAG};
 use crate::core::task_definition_request::register_request;
 use crate::crd::TaskDefinition;
 use crate::crd::common::DeletionPolicy;
-use crate::crd::common::condition::SYNCED;
 use crate::crd::task_definition::KeptRevision;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 use std::sync::Arc;
-use std::time::Duration;
 
 const KIND: &str = "TaskDefinition";
-const PERMANENT_ERROR_RETRY: Duration = Duration::from_secs(600);
 
 /// Reconciles one TaskDefinition object.
 pub async fn reconcile(obj: Arc<TaskDefinition>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
@@ -44,10 +40,6 @@ fn target(obj: &TaskDefinition, ctx: &Context) -> Target {
             .unwrap_or_else(|| ctx.aws.region_for(obj.spec.region.as_deref())),
         owner: Owner::new(&obj.namespace().unwrap_or_default(), KIND, &obj.name_any(), &ctx.config.instance_id),
     }
-}
-
-fn is_new_problem(obj: &TaskDefinition, message: &str) -> bool {
-    obj.status.as_ref().and_then(|s| conditions::find(&s.conditions, SYNCED)).is_none_or(|c| c.message != message)
 }
 
 struct Current {
@@ -90,11 +82,11 @@ async fn report_aws_error(
     err: AwsError,
 ) -> Result<Action, ReconcileError> {
     let message = err.to_string();
-    if is_new_problem(obj, &message) {
+    if super::is_new_problem(obj, &message) {
         ctx.event(obj, EventType::Warning, "AwsError", "Reconcile", message.clone()).await;
     }
     write_status(api, obj, t, None, previous_kept(obj), &Outcome::AwsError(message)).await?;
-    if err.is_retryable() { Err(err.into()) } else { Ok(Action::requeue(PERMANENT_ERROR_RETRY)) }
+    super::after_aws_error(err)
 }
 
 async fn apply(api: &Api<TaskDefinition>, obj: &TaskDefinition, ctx: &Context) -> Result<Action, ReconcileError> {
@@ -102,7 +94,7 @@ async fn apply(api: &Api<TaskDefinition>, obj: &TaskDefinition, ctx: &Context) -
     let problems = core::validate(&obj.name_any(), &obj.spec);
     if !problems.is_empty() {
         let message = format!("invalid spec: {}", problems.join("; "));
-        if is_new_problem(obj, &message) {
+        if super::is_new_problem(obj, &message) {
             ctx.event(obj, EventType::Warning, "InvalidSpec", "Validate", message.clone()).await;
         }
         write_status(api, obj, &t, None, previous_kept(obj), &Outcome::Invalid(message)).await?;
@@ -158,7 +150,7 @@ async fn apply(api: &Api<TaskDefinition>, obj: &TaskDefinition, ctx: &Context) -
                         }
                     }
                     Decision::Conflict(message) if previous.and_then(|s| s.arn.as_ref()).is_none() => {
-                        if is_new_problem(obj, &message) {
+                        if super::is_new_problem(obj, &message) {
                             ctx.event(obj, EventType::Warning, "Conflict", "Reconcile", message.clone()).await;
                         }
                         write_status(api, obj, &t, None, kept, &Outcome::Conflict(message)).await?;
@@ -261,7 +253,7 @@ async fn cleanup(api: &Api<TaskDefinition>, obj: &TaskDefinition, ctx: &Context)
             users.join(", ")
         ),
     };
-    if is_new_problem(obj, &message) {
+    if super::is_new_problem(obj, &message) {
         ctx.event(obj, EventType::Normal, "DeletionBlocked", "Delete", message.clone()).await;
     }
     let kept = previous_kept(obj).into_iter().filter(|k| still_used.contains(&k.arn)).collect();

@@ -1,0 +1,471 @@
+//! The Service reconcile as a pipeline of stages: resolve the references,
+//! observe the ECS service, bring the load balancer parts in line, plan the ECS
+//! changes (a pure value), act on the plan, autoscaling, remove what the spec no
+//! longer wants, publish ECS events, and write status. A stage that cannot go on
+//! returns a `Halt`, which becomes the status and the requeue.
+
+use super::service::{Target, resolve, target};
+use super::service_autoscaling::{self, AutoscalingOutcome};
+use super::service_lb::{self, EnsuredLoadBalancer, LbError, LbTarget};
+use super::service_owned::{self, Removal};
+use super::status::apply_status;
+use super::{Context, ReconcileError, is_new_problem};
+use crate::aws::{AwsError, ecs_service};
+use crate::core::conditions;
+use crate::core::owned;
+use crate::core::ownership::{self, Decision};
+use crate::core::service::{self as core, DesiredService, ObservedService, Resolved, ServicePlan};
+use crate::core::service_status::{self, Outcome, StatusInputs};
+use crate::core::tags;
+use crate::crd::Service;
+use crate::crd::common::condition::SYNCED;
+use crate::crd::service::{LoadBalancerStatus, OwnedKind, OwnedResource};
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::{Api, ResourceExt};
+use std::time::Duration;
+
+/// While a reference is missing or not ready; the watches usually wake us sooner.
+const WAITING_RETRY: Duration = Duration::from_secs(30);
+/// While a rollout is under way, look more often than the resync period.
+const ROLLOUT_POLL: Duration = Duration::from_secs(15);
+
+/// Why the pipeline stopped before its end.
+enum Halt {
+    /// Something the user must change or wait out: (Event reason, outcome, the
+    /// service as observed).
+    Problem(&'static str, Outcome, Option<ObservedService>),
+    Aws(AwsError, Option<ObservedService>),
+    /// A reference is not there yet.
+    Waiting(Outcome),
+}
+
+type Stage<T> = Result<T, Halt>;
+
+fn aws(observed: Option<&ObservedService>) -> impl FnOnce(AwsError) -> Halt + '_ {
+    move |e| Halt::Aws(e, observed.cloned())
+}
+
+/// What a reconcile learned so far, written to status whatever path it ends on:
+/// the record of owned resources above all, so that nothing created is forgotten.
+struct Report<'a> {
+    api: &'a Api<Service>,
+    obj: &'a Service,
+    region: String,
+    wanted_td: Option<String>,
+    /// `Some` once the load balancer parts were brought in line (`Some(None)`: the
+    /// spec has none); `None` keeps what status said.
+    load_balancer: Option<Option<LoadBalancerStatus>>,
+    /// The event watermark: newest published time and the ids published at it.
+    event_watermark: Option<(String, Vec<String>)>,
+    applied_hash: Option<String>,
+    resources: Vec<OwnedResource>,
+}
+
+impl Report<'_> {
+    async fn write(&self, observed: Option<&ObservedService>, outcome: &Outcome) -> Result<(), ReconcileError> {
+        let autoscaling = self.obj.spec.autoscaling.as_ref().map(|a| (a.min_capacity, a.max_capacity));
+        let mut status = service_status::status(
+            self.obj.status.as_ref(),
+            observed,
+            outcome,
+            StatusInputs {
+                generation: self.obj.metadata.generation,
+                region: &self.region,
+                wanted_task_definition: self.wanted_td.as_deref(),
+                autoscaling,
+                load_balancer: None,
+                last_event_time: None,
+                now: Timestamp::now(),
+            },
+        );
+        if let Some(lb) = &self.load_balancer {
+            status.load_balancer = lb.clone();
+        }
+        if let Some((time, ids)) = &self.event_watermark {
+            status.last_event_time = Some(time.clone());
+            status.last_event_ids = ids.clone();
+        }
+        if self.applied_hash.is_some() {
+            status.applied_config_hash = self.applied_hash.clone();
+        }
+        status.resources = self.resources.clone();
+        status.autoscaling_resource_id =
+            self.resources.iter().find(|r| r.kind == OwnedKind::ScalableTarget).map(|r| r.id.clone());
+        apply_status(self.api, &self.obj.name_any(), self.obj.status.as_ref(), &status).await?;
+        Ok(())
+    }
+
+    /// Writes why the pipeline stopped, with a Warning Event when it is news.
+    async fn halt(&self, ctx: &Context, halt: Halt) -> Result<Action, ReconcileError> {
+        match halt {
+            Halt::Problem(reason, outcome, observed) => self.problem(ctx, observed.as_ref(), reason, outcome).await,
+            Halt::Aws(err, observed) => self.aws_error(ctx, observed.as_ref(), err).await,
+            Halt::Waiting(outcome) => {
+                self.write(None, &outcome).await?;
+                Ok(Action::requeue(WAITING_RETRY))
+            }
+        }
+    }
+
+    async fn aws_error(
+        &self,
+        ctx: &Context,
+        observed: Option<&ObservedService>,
+        err: AwsError,
+    ) -> Result<Action, ReconcileError> {
+        let message = err.to_string();
+        if is_new_problem(self.obj, &message) {
+            ctx.event(self.obj, EventType::Warning, "AwsError", "Reconcile", message.clone()).await;
+        }
+        self.write(observed, &Outcome::AwsError(message)).await?;
+        super::after_aws_error(err)
+    }
+
+    async fn problem(
+        &self,
+        ctx: &Context,
+        observed: Option<&ObservedService>,
+        reason: &str,
+        outcome: Outcome,
+    ) -> Result<Action, ReconcileError> {
+        let message = match &outcome {
+            Outcome::Invalid(m) | Outcome::Conflict(m) | Outcome::Immutable(m) => m.clone(),
+            other => format!("{other:?}"),
+        };
+        if is_new_problem(self.obj, &message) {
+            ctx.event(self.obj, EventType::Warning, reason, "Reconcile", message).await;
+        }
+        self.write(observed, &outcome).await?;
+        Ok(match outcome {
+            Outcome::Invalid(_) => Action::await_change(),
+            _ => ctx.resync(self.obj),
+        })
+    }
+}
+
+/// Whether the spec changed since it was last applied in full: a new generation,
+/// or the last reconcile of this generation did not end Synced.
+fn spec_changed(obj: &Service) -> bool {
+    let Some(status) = obj.status.as_ref() else { return true };
+    let synced = conditions::find(&status.conditions, SYNCED).is_some_and(|c| c.status == "True");
+    status.observed_generation != obj.metadata.generation || !synced
+}
+
+/// Reconciles a live Service object.
+pub async fn apply(api: &Api<Service>, obj: &Service, ctx: &Context) -> Result<Action, ReconcileError> {
+    let previous = obj.status.as_ref();
+    let mut r = Report {
+        api,
+        obj,
+        region: previous
+            .and_then(|s| s.region.clone())
+            .unwrap_or_else(|| ctx.aws.region_for(obj.spec.region.as_deref())),
+        wanted_td: None,
+        load_balancer: None,
+        event_watermark: None,
+        applied_hash: None,
+        resources: previous.map(|s| s.resources.clone()).unwrap_or_default(),
+    };
+    match pipeline(&mut r, obj, ctx).await {
+        Ok((current, outcome, action)) => {
+            r.write(current.as_ref(), &outcome).await?;
+            Ok(action)
+        }
+        Err(halt) => r.halt(ctx, halt).await,
+    }
+}
+
+async fn pipeline(
+    r: &mut Report<'_>,
+    obj: &Service,
+    ctx: &Context,
+) -> Stage<(Option<ObservedService>, Outcome, Action)> {
+    let t = target(obj, ctx);
+    let resolved = resolve_references(obj, ctx).await?;
+    r.region = resolved.region.clone();
+    r.wanted_td = Some(resolved.task_definition.clone());
+    let observed = observe(ctx, obj, &t, &resolved, &mut r.resources).await?;
+
+    // The load balancer parts first: the service attaches to them.
+    let mut wanted = Vec::new();
+    let lb = ensure_load_balancer(ctx, obj, &t, &resolved, &mut r.resources, observed.as_ref()).await?;
+    let attachments = match lb {
+        Some(EnsuredLoadBalancer { attachments, status, wanted: parts }) => {
+            wanted.extend(parts);
+            r.load_balancer = Some(Some(status));
+            attachments
+        }
+        None => {
+            r.load_balancer = Some(None);
+            Vec::new()
+        }
+    };
+
+    let desired = core::desired(&obj.name_any(), &obj.spec, &resolved, &t.owner.tags(), attachments);
+    let hash = core::config_hash(&desired.config);
+    let previous_hash = obj.status.as_ref().and_then(|s| s.applied_config_hash.as_deref());
+    let plan = core::plan(&desired, observed.as_ref(), core::config_changed(previous_hash, &hash, !spec_changed(obj)));
+    let (mut current, wrote) =
+        act(ctx, obj, &t, &resolved, &desired, plan, observed.as_ref(), &mut r.resources).await?;
+    r.applied_hash = Some(hash);
+    if let Some(o) = &current {
+        wanted.push(owned::ecs_service(&o.arn, &resolved.region, &o.cluster_arn));
+    }
+    sync_tags(ctx, obj, &resolved, &desired, observed.as_ref()).await?;
+
+    // Autoscaling after the service exists: the scalable target needs it.
+    let pending = autoscale(ctx, obj, &t, &resolved, r, &mut wanted, current.as_ref()).await?;
+
+    // Read back after writes so that status shows this reconcile's result.
+    if wrote || r.applied_hash.as_deref() != previous_hash {
+        let ecs = ctx.aws.ecs(&resolved.region);
+        let found = ecs_service::describe_services(&ecs, &resolved.cluster, std::slice::from_ref(&t.name))
+            .await
+            .map_err(aws(current.as_ref()))?;
+        current = found.into_iter().find(ObservedService::exists).or(current);
+    }
+
+    // What the spec no longer wants goes, once its replacement serves.
+    let stale = owned::stale(&r.resources, &wanted);
+    let taken_over = owned::has_taken_over(current.as_ref());
+    let removal =
+        service_owned::remove(ctx, obj, &stale, &mut r.resources, taken_over).await.map_err(aws(current.as_ref()))?;
+
+    if let Some(o) = &current {
+        r.event_watermark = publish_events(ctx, obj, o).await;
+    }
+
+    Ok(match (removal, pending) {
+        (Removal::Waiting(m), _) => {
+            (current, Outcome::Waiting("ReplacingResources".into(), m), Action::requeue(Duration::from_secs(5)))
+        }
+        (Removal::Done, Some(m)) => {
+            (current, Outcome::Waiting("RegisteringAutoscaling".into(), m), Action::requeue(Duration::from_secs(1)))
+        }
+        (Removal::Done, None) => {
+            let rolling = current.as_ref().is_some_and(|o| {
+                o.deployments.len() > 1
+                    || o.deployments.iter().any(|d| d.rollout_state.as_deref() == Some("IN_PROGRESS"))
+            });
+            let action = if rolling { Action::requeue(ROLLOUT_POLL.min(ctx.config.resync)) } else { ctx.resync(obj) };
+            (current, Outcome::Synced, action)
+        }
+    })
+}
+
+/// Validation and references: what the spec resolves to, or why it cannot yet.
+async fn resolve_references(obj: &Service, ctx: &Context) -> Stage<Resolved> {
+    let invalid = |m: String| Halt::Problem("InvalidSpec", Outcome::Invalid(m), None);
+    let problems = core::validate(&obj.name_any(), &obj.spec);
+    if !problems.is_empty() {
+        return Err(invalid(format!("invalid spec: {}", problems.join("; "))));
+    }
+    let resolved = match resolve(obj, ctx).await {
+        Ok(res) => res,
+        Err(Outcome::Invalid(m)) => return Err(invalid(m)),
+        Err(waiting) => return Err(Halt::Waiting(waiting)),
+    };
+    if resolved.awsvpc && obj.spec.network_configuration.is_none() {
+        return Err(invalid(
+            "the task definition uses networkMode awsvpc: set spec.networkConfiguration (subnets and security \
+             groups)"
+                .to_string(),
+        ));
+    }
+    Ok(resolved)
+}
+
+/// The ECS service where the spec wants it, if it exists and is ours (recorded,
+/// tagged, or adopted).
+async fn observe(
+    ctx: &Context,
+    obj: &Service,
+    t: &Target,
+    resolved: &Resolved,
+    records: &mut Vec<OwnedResource>,
+) -> Stage<Option<ObservedService>> {
+    let observed = ctx
+        .services
+        .describe(&resolved.region, &resolved.cluster, &t.name)
+        .await
+        .map_err(aws(None))?
+        .filter(ObservedService::exists);
+    if let Some(o) = &observed {
+        let mine = owned::ecs_service(&o.arn, &resolved.region, &o.cluster_arn);
+        if !records.contains(&mine) {
+            let resource = format!("ECS service {} in cluster {}", t.name, resolved.cluster);
+            match ownership::decide(&ownership::ownership(&o.tags, &t.owner), obj.spec.adoption_policy, &resource) {
+                Decision::Manage => {}
+                Decision::Adopt => {
+                    ctx.event(obj, EventType::Normal, "Adopted", "Adopt", format!("adopted {resource}")).await
+                }
+                Decision::Conflict(m) => return Err(Halt::Problem("Conflict", Outcome::Conflict(m), None)),
+            }
+            owned::record(records, mine);
+        }
+    }
+    Ok(observed)
+}
+
+async fn ensure_load_balancer(
+    ctx: &Context,
+    obj: &Service,
+    t: &Target,
+    resolved: &Resolved,
+    records: &mut Vec<OwnedResource>,
+    observed: Option<&ObservedService>,
+) -> Stage<Option<EnsuredLoadBalancer>> {
+    let Some(spec) = &obj.spec.load_balancer else { return Ok(None) };
+    let mut tags = obj.spec.tags.clone();
+    tags.extend(t.owner.tags());
+    let lb_target = LbTarget {
+        obj,
+        owner: &t.owner,
+        region: &resolved.region,
+        awsvpc: resolved.awsvpc,
+        tags,
+        spec_changed: spec_changed(obj),
+        need_listener_load_balancer: obj
+            .spec
+            .autoscaling
+            .as_ref()
+            .is_some_and(|a| a.target_requests_per_target.is_some()),
+    };
+    service_lb::ensure(ctx, &lb_target, spec, records).await.map(Some).map_err(|e| match e {
+        LbError::Aws(e) => Halt::Aws(e, observed.cloned()),
+        LbError::Conflict(m) => Halt::Problem("Conflict", Outcome::Conflict(m), observed.cloned()),
+        LbError::Immutable(m) => Halt::Problem("ImmutableFieldChanged", Outcome::Immutable(m), observed.cloned()),
+    })
+}
+
+/// Carries out the plan: (the service as it now is, whether anything was written).
+#[allow(clippy::too_many_arguments)]
+async fn act(
+    ctx: &Context,
+    obj: &Service,
+    t: &Target,
+    resolved: &Resolved,
+    desired: &DesiredService,
+    plan: ServicePlan,
+    observed: Option<&ObservedService>,
+    records: &mut Vec<OwnedResource>,
+) -> Stage<(Option<ObservedService>, bool)> {
+    let ecs = ctx.aws.ecs(&resolved.region);
+    match plan {
+        ServicePlan::Create => {
+            let created = ecs_service::create_service(&ecs, desired, &client_token(obj)).await.map_err(aws(None))?;
+            owned::record(records, owned::ecs_service(&created.arn, &resolved.region, &created.cluster_arn));
+            let note = format!("created ECS service {} running {}", created.arn, desired.config.task_definition);
+            ctx.event(obj, EventType::Normal, "Created", "Reconcile", note).await;
+            Ok((Some(created), true))
+        }
+        ServicePlan::Update(update) if update.is_empty() => Ok((observed.cloned(), false)),
+        ServicePlan::Update(update) => {
+            ecs_service::update_service(&ecs, &desired.cluster, &t.name, &update).await.map_err(aws(observed))?;
+            let note = match &update.task_definition {
+                Some(td) => format!("rolling out {td}; updated {}", update.fields().join(", ")),
+                None => format!("updated {}", update.fields().join(", ")),
+            };
+            ctx.event(obj, EventType::Normal, "Updated", "Reconcile", note).await;
+            Ok((observed.cloned(), true))
+        }
+        ServicePlan::Immutable(fields) => {
+            let message = format!(
+                "cannot change {} of an existing ECS service; delete and recreate the Service (or revert the change)",
+                fields.join(", ")
+            );
+            Err(Halt::Problem("ImmutableFieldChanged", Outcome::Immutable(message), observed.cloned()))
+        }
+    }
+}
+
+/// The ECS service's tags follow the spec (user tags plus ownership tags).
+async fn sync_tags(
+    ctx: &Context,
+    obj: &Service,
+    resolved: &Resolved,
+    desired: &DesiredService,
+    observed: Option<&ObservedService>,
+) -> Stage<()> {
+    let Some(o) = observed else { return Ok(()) };
+    let diff = tags::diff(&desired.tags, &o.tags);
+    if diff.is_empty() {
+        return Ok(());
+    }
+    let ecs = ctx.aws.ecs(&resolved.region);
+    if !diff.set.is_empty() {
+        ecs_service::tag_resource(&ecs, &o.arn, &diff.set).await.map_err(aws(observed))?;
+    }
+    if !diff.remove.is_empty() {
+        ecs_service::untag_resource(&ecs, &o.arn, &diff.remove).await.map_err(aws(observed))?;
+    }
+    let note = format!("set tags {:?}, removed {:?}", diff.set.keys().collect::<Vec<_>>(), diff.remove);
+    ctx.event(obj, EventType::Normal, "TagsUpdated", "Reconcile", note).await;
+    Ok(())
+}
+
+/// Autoscaling: adds what it wants to `wanted`; `Some(message)` while the scalable
+/// target is only recorded (registered in the next reconcile).
+async fn autoscale(
+    ctx: &Context,
+    obj: &Service,
+    t: &Target,
+    resolved: &Resolved,
+    r: &mut Report<'_>,
+    wanted: &mut Vec<OwnedResource>,
+    current: Option<&ObservedService>,
+) -> Stage<Option<String>> {
+    let Some(spec) = &obj.spec.autoscaling else { return Ok(None) };
+    let label = match r.load_balancer.as_ref().and_then(|lb| lb.as_ref()) {
+        Some(LoadBalancerStatus { load_balancer_arn: Some(l), target_group_arn: Some(tg), .. }) => {
+            service_autoscaling::resource_label(l, tg)
+        }
+        _ => None,
+    };
+    let cluster = cluster_name(&resolved.cluster);
+    let outcome =
+        service_autoscaling::ensure(ctx, obj, &resolved.region, &cluster, &t.name, spec, label, &mut r.resources)
+            .await
+            .map_err(aws(current))?;
+    match outcome {
+        AutoscalingOutcome::Ensured(parts) => {
+            wanted.extend(parts);
+            Ok(None)
+        }
+        AutoscalingOutcome::Recorded => {
+            wanted.extend(r.resources.iter().filter(|x| x.kind == OwnedKind::ScalableTarget).cloned());
+            Ok(Some("recorded the scalable target; registering it next".to_string()))
+        }
+        AutoscalingOutcome::Conflict(m) => Err(Halt::Problem("Conflict", Outcome::Conflict(m), current.cloned())),
+    }
+}
+
+/// ECS service events become Kubernetes Events, each once; returns the new
+/// watermark.
+async fn publish_events(ctx: &Context, obj: &Service, o: &ObservedService) -> Option<(String, Vec<String>)> {
+    let previous = obj.status.as_ref();
+    let last_seen = previous.and_then(|s| s.last_event_time.as_deref()).and_then(|t| t.parse::<Timestamp>().ok());
+    let seen_ids = previous.map(|s| s.last_event_ids.clone()).unwrap_or_default();
+    let fresh = core::new_events(&o.events, last_seen, &seen_ids, 5);
+    for e in &fresh {
+        let lower = e.message.to_ascii_lowercase();
+        let warning = ["unable", "failed", "error", "unhealthy", "stopped"].iter().any(|w| lower.contains(w));
+        let type_ = if warning { EventType::Warning } else { EventType::Normal };
+        ctx.event(obj, type_, "EcsServiceEvent", "Observe", e.message.clone()).await;
+    }
+    core::event_watermark(&fresh, last_seen, &seen_ids).map(|(time, ids)| (time.to_string(), ids))
+}
+
+fn client_token(obj: &Service) -> String {
+    // Unique per object and generation, at most 36 characters: a retried create
+    // after a crash is answered with the service the first one made.
+    let uid: String = obj.uid().unwrap_or_default().chars().filter(|c| *c != '-').take(28).collect();
+    format!("{uid}-{}", obj.metadata.generation.unwrap_or(0))
+}
+
+/// The cluster name in a cluster reference that may be an ARN.
+fn cluster_name(cluster: &str) -> String {
+    cluster.rsplit_once(":cluster/").map(|(_, n)| n.to_string()).unwrap_or_else(|| cluster.to_string())
+}
