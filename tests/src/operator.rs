@@ -33,6 +33,19 @@ impl OperatorProcess {
         log: &Path,
         extra: &[&str],
     ) -> Result<Self, TestBedError> {
+        Self::start_with_env(bed, kubeconfig, namespace, log, extra, &[])
+    }
+
+    /// Like `start_with_kubeconfig`, with some of the AWS environment replaced (for
+    /// example another default region, as after a change of the operator's settings).
+    pub fn start_with_env(
+        bed: &TestBed,
+        kubeconfig: &Path,
+        namespace: &str,
+        log: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Self, TestBedError> {
         let metrics_port = free_port()?;
         let health_port = free_port()?;
         let mut cmd = Command::new(operator_bin()?);
@@ -46,7 +59,8 @@ impl OperatorProcess {
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,ecs_operator=debug")
-            .envs(bed.moto.client_env());
+            .envs(bed.moto.client_env())
+            .envs(env.iter().copied());
         let mut process = ServerProcess::start("ecs-operator", cmd, log)
             .map_err(|e: ProcessError| TestBedError::Setup(e.to_string()))?;
         wait_for_port(&mut process, health_port, Duration::from_secs(60)).map_err(TestBedError::Setup)?;

@@ -251,6 +251,24 @@ impl TestContext {
         crate::OperatorProcess::start(self.bed, &self.namespace, &log, extra)
     }
 
+    /// Starts the operator with another default AWS region (`AWS_REGION`).
+    pub fn start_operator_in_region(
+        &self,
+        region: &str,
+        extra: &[&str],
+    ) -> Result<crate::OperatorProcess, TestBedError> {
+        let log = self.bed.dir.join(format!("{}-operator-{region}.log", self.namespace));
+        let env = [("AWS_REGION", region), ("AWS_DEFAULT_REGION", region)];
+        crate::OperatorProcess::start_with_env(
+            self.bed,
+            &self.bed.control_plane.kubeconfig,
+            &self.namespace,
+            &log,
+            extra,
+            &env,
+        )
+    }
+
     /// kubectl output as text, failing with its stderr.
     pub fn kubectl_ok(&self, args: &[&str]) -> Result<String, TestBedError> {
         let out = self.kubectl(args)?;
