@@ -46,6 +46,8 @@ pub struct SeededNetwork {
     /// A subnet in a third zone and a second security group, unused at first.
     pub spare_subnet_id: String,
     pub spare_security_group_id: String,
+    /// An ACM certificate, for HTTPS listeners.
+    pub certificate_arn: String,
 }
 
 impl Moto {

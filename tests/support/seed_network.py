@@ -1,7 +1,8 @@
 """Seeds an AWS endpoint (moto in the test bed and the sandbox) with the network a
 real ECS example needs: a VPC, two subnets in different availability zones and a
 security group, plus a spare subnet (a third zone) and a spare security group for
-tests that move a load balancer. Prints their IDs as one JSON object.
+tests that move a load balancer, and an ACM certificate for HTTPS listeners. Prints
+their IDs as one JSON object.
 
 Runs with the boto3 that moto[server] brings; reaches the endpoint through the
 standard AWS_ENDPOINT_URL / AWS_REGION / credential variables, like any AWS client.
@@ -46,6 +47,7 @@ def main() -> None:
     spare_group = ec2.create_security_group(
         GroupName=f"{name}-spare", Description="ecs-operator example: spare group", VpcId=vpc
     )["GroupId"]
+    certificate = boto3.client("acm").request_certificate(DomainName=f"{name}.example.com")["CertificateArn"]
     print(
         json.dumps(
             {
@@ -55,6 +57,7 @@ def main() -> None:
                 "zones": zones,
                 "spareSubnetId": spare_subnet,
                 "spareSecurityGroupId": spare_group,
+                "certificateArn": certificate,
             }
         )
     )

@@ -179,6 +179,20 @@ async fn a_created_load_balancer_changes_in_place_and_refuses_a_new_scheme() {
     }
     assert_eq!(obj.status.unwrap().load_balancer.unwrap().listener_arn.as_deref(), Some(listener.as_str()));
 
+    // HTTP to HTTPS with a certificate: the same listener again.
+    let https = edited.replace(
+        "listener: {port: 8080, protocol: HTTP}",
+        &format!("listener: {{port: 443, protocol: HTTPS, certificateArn: '{}'}}", net.certificate_arn),
+    );
+    ctx.apply_ok(&service(&net, &https)).unwrap();
+    wait_converged(&api, "api").await;
+    let listeners = elb.describe_listeners().load_balancer_arn(&lb_arn).send().await.unwrap();
+    let only = listeners.listeners();
+    assert_eq!(only.len(), 1, "{only:?}");
+    assert_eq!(only[0].listener_arn(), Some(listener.as_str()));
+    assert_eq!((only[0].port(), only[0].protocol().map(|p| p.as_str())), (Some(443), Some("HTTPS")));
+    assert_eq!(only[0].certificates().first().and_then(|c| c.certificate_arn()), Some(net.certificate_arn.as_str()));
+
     // The scheme cannot change in place: refused at apply, nothing changes.
     let internal = service(&net, &edited.replace("internet-facing", "internal"));
     let out = ctx.apply(&internal).unwrap();
