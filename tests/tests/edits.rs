@@ -473,6 +473,15 @@ async fn fields_removed_from_the_spec_return_to_the_ecs_defaults() {
     assert_eq!(svc.propagate_tags().map(|p| p.as_str()), Some("NONE"));
     assert_eq!(svc.platform_version(), Some("LATEST"));
     assert_eq!(condition_of(&obj, "Ready").unwrap().status, "True");
+
+    // networkConfiguration cannot go while the task definition uses awsvpc: said
+    // on the object, and ECS keeps what it had.
+    let without_network = service(&net, "").replace(&network(&net), "");
+    ctx.apply_ok(&without_network).unwrap();
+    let invalid = wait_for_reason(&api, "api", "Synced", "Invalid").await;
+    assert!(invalid.message.contains("set spec.networkConfiguration"), "{}", invalid.message);
+    let svc = describe(&ctx, &cluster, "api").await.unwrap();
+    assert!(svc.network_configuration().is_some());
 }
 
 #[tokio::test]
