@@ -42,11 +42,12 @@ pub async fn remove(
             }
             OwnedKind::ScalableTarget => {
                 autoscaling::deregister(&ctx.aws.autoscaling(&r.region), &r.id).await?;
-                let count = match obj.spec.desired_count {
-                    Some(n) => format!("desiredCount {n} applies again"),
-                    None => "the current desired count stays (set desiredCount to choose one)".to_string(),
+                let count = match (obj.metadata.deletion_timestamp.is_some(), obj.spec.desired_count) {
+                    (true, _) => String::new(),
+                    (false, Some(n)) => format!("; desiredCount {n} applies again"),
+                    (false, None) => "; the current desired count stays (set desiredCount to choose one)".to_string(),
                 };
-                note(ctx, obj, "AutoscalingDeregistered", format!("deregistered scalable target {}; {count}", r.id))
+                note(ctx, obj, "AutoscalingDeregistered", format!("deregistered scalable target {}{count}", r.id))
                     .await;
                 None
             }
