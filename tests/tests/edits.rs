@@ -521,3 +521,39 @@ async fn an_operator_upgrade_from_a_version_without_records_writes_nothing_to_aw
     expected.dedup();
     assert_eq!(kinds, expected, "the record is rebuilt from names and tags");
 }
+
+#[tokio::test]
+async fn a_moved_service_keeps_the_old_one_until_the_new_rollout_completed() {
+    let ctx = TestContext::new("edit-move-wait").await.unwrap();
+    let _op = ctx.start_operator(&[]).unwrap();
+    let net = ctx.bed.seed_network(&ctx.prefix).unwrap();
+    let (one, two) = (format!("{}-one", ctx.prefix), format!("{}-two", ctx.prefix));
+    ctx.apply_ok(&cluster_and_task(&ctx, &one, "nginx:1.27", "awsvpc", "FARGATE")).unwrap();
+    ctx.apply_ok(&format!(
+        "apiVersion: ecs.operator.dev/v1alpha1
+kind: Cluster
+metadata: {{name: web2}}
+spec: {{clusterName: {two}, capacityProviders: [FARGATE]}}
+"
+    ))
+    .unwrap();
+    // moto starts 2 tasks per new service: with 3 desired, a new service's rollout
+    // stays IN_PROGRESS, like a real rollout that has not finished.
+    let three = service(&net, "").replace("desiredCount: 2", "desiredCount: 3");
+    ctx.apply_ok(&three).unwrap();
+    let api: Api<Service> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    wait_for_reason(&api, "api", "Synced", "Synced").await;
+    ctx.apply_ok(&three.replace("clusterRef: {name: web}", "clusterRef: {name: web2}")).unwrap();
+    let waiting = wait_for_reason(&api, "api", "Synced", "ReplacingResources").await;
+    assert!(waiting.message.contains("complete its rollout"), "{}", waiting.message);
+    assert!(describe(&ctx, &two, "api").await.is_some(), "the new service is made first");
+    assert!(describe(&ctx, &one, "api").await.is_some(), "the old one stays until the new one took over");
+    let status = api.get("api").await.unwrap().status.unwrap();
+    assert_eq!(status.resources.iter().filter(|r| r.kind == OwnedKind::EcsService).count(), 2, "{status:?}");
+    assert_eq!(condition_of(&api.get("api").await.unwrap(), "Ready").unwrap().status, "False");
+
+    // Deleting the object removes both, from the record.
+    ctx.kubectl_ok(&["delete", "ecssvc/api", "--timeout=60s"]).unwrap();
+    assert!(describe(&ctx, &one, "api").await.is_none());
+    assert!(describe(&ctx, &two, "api").await.is_none());
+}
