@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the real Kubernetes test-bed binaries (etcd, kube-apiserver, kubectl,
-# helm) from the Go modules pinned in tests/tools/go.mod, and installs moto's
-# server mode into a virtual environment. Skips whatever is already built.
+# Builds the real Kubernetes test-bed binaries (etcd, kube-apiserver,
+# kube-controller-manager, kubectl, helm) from the Go modules pinned in
+# tests/tools/go.mod, and installs moto's server mode into a virtual environment.
+# Skips whatever is already built.
 #
 # Prints the directory of the binaries on stdout; progress goes to stderr.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -43,6 +44,7 @@ build() { # name package ldflags version
 
 build etcd go.etcd.io/etcd/server/v3 "-s -w" "$ETCD_VERSION"
 build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$K8S_LDFLAGS" "$K8S_VERSION"
+build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$K8S_LDFLAGS" "$K8S_VERSION"
 build kubectl k8s.io/kubernetes/cmd/kubectl "$K8S_LDFLAGS" "$K8S_VERSION"
 build helm helm.sh/helm/v3/cmd/helm "$HELM_LDFLAGS" "$HELM_VERSION"
 

@@ -1,5 +1,7 @@
 //! A real Kubernetes control plane on loopback: etcd and kube-apiserver, started the
-//! way controller-runtime's envtest starts them.
+//! way controller-runtime's envtest starts them, and kube-controller-manager with the
+//! controllers a cluster without nodes needs (namespace deletion, garbage collection,
+//! service-account tokens).
 
 use crate::certs::{self, ControlPlaneCerts};
 use crate::process::{ProcessError, ServerProcess, free_port, wait_for_port};
@@ -20,11 +22,18 @@ pub enum ControlPlaneError {
     NotReady(String),
 }
 
-/// A running etcd and kube-apiserver.
+/// The kube-controller-manager controllers the bed runs. No node, so nothing that
+/// schedules, routes or attaches; these are what namespace deletion, ownerReferences
+/// and ServiceAccount tokens (Argo CD-style in-cluster clients) rely on.
+pub const CONTROLLERS: &str =
+    "namespace-controller,garbage-collector-controller,serviceaccount-controller,serviceaccount-token-controller";
+
+/// A running etcd, kube-apiserver and kube-controller-manager.
 #[derive(Debug)]
 pub struct ControlPlane {
     // Held only to be dropped, which stops them; field order is drop order, so
-    // the apiserver stops before etcd.
+    // the controller manager stops first and the apiserver before etcd.
+    _controller_manager: ServerProcess,
     _apiserver: ServerProcess,
     _etcd: ServerProcess,
     /// The apiserver's URL, `https://127.0.0.1:<port>`.
@@ -88,8 +97,39 @@ impl ControlPlane {
 
         wait_for_port(&mut apiserver, port, Duration::from_secs(60)).map_err(ControlPlaneError::NotReady)?;
         wait_ready(bin, &kubeconfig, &mut apiserver, Duration::from_secs(90))?;
-        Ok(Self { _apiserver: apiserver, _etcd: etcd, url, kubeconfig, certs })
+        let controller_manager = start_controller_manager(bin, dir, &kubeconfig, &certs)?;
+        Ok(Self { _controller_manager: controller_manager, _apiserver: apiserver, _etcd: etcd, url, kubeconfig, certs })
     }
+}
+
+// The controller manager needs no readiness wait of its own: its controllers act
+// whenever they come up, and a test that needs one (namespace deletion) waits for
+// the effect with a bounded loop.
+fn start_controller_manager(
+    bin: &Path,
+    dir: &Path,
+    kubeconfig: &Path,
+    certs: &ControlPlaneCerts,
+) -> Result<ServerProcess, ControlPlaneError> {
+    let port = free_port()?;
+    let mut cmd = Command::new(bin.join("kube-controller-manager"));
+    cmd.arg(format!("--kubeconfig={}", kubeconfig.display()))
+        .arg(format!("--authentication-kubeconfig={}", kubeconfig.display()))
+        .arg(format!("--authorization-kubeconfig={}", kubeconfig.display()))
+        .arg("--bind-address=127.0.0.1")
+        .arg(format!("--secure-port={port}"))
+        .arg(format!("--cert-dir={}", dir.join("kcm-pki").display()))
+        .arg(format!("--controllers={CONTROLLERS}"))
+        .arg(format!("--service-account-private-key-file={}", certs.service_account_key.display()))
+        .arg(format!("--root-ca-file={}", certs.ca_cert.display()))
+        .arg("--use-service-account-credentials=false")
+        .arg("--leader-elect=false")
+        // Namespace deletion is what tests wait on: sync often.
+        .arg("--namespace-sync-period=10s")
+        .arg("--concurrent-namespace-syncs=4")
+        .arg("--profiling=false")
+        .arg("--v=0");
+    Ok(ServerProcess::start("kube-controller-manager", cmd, &dir.join("kube-controller-manager.log"))?)
 }
 
 /// A kubeconfig with the certificates inline, usable by kubectl, helm and kube-rs.
