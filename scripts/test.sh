@@ -10,7 +10,7 @@ command -v cargo >/dev/null || die "Rust (cargo) is required (see README: prereq
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE_DIR/target}"
 start=$SECONDS
 
-say "test-bed tools (etcd, kube-apiserver, kubectl, helm, moto)"
+say "test-bed tools (etcd, kube-apiserver, kube-controller-manager, kubectl, helm, moto)"
 ECS_OPERATOR_TOOLS_BIN="$(bash scripts/build-tools.sh)"
 export ECS_OPERATOR_TOOLS_BIN
 
@@ -29,12 +29,21 @@ if [[ -d charts/ecs-operator/crds ]] && ! diff -u crds/ecs.operator.dev.yaml cha
   die "charts/ecs-operator/crds is stale: copy crds/ecs.operator.dev.yaml there"
 fi
 
-say "unit and integration tests (real kube-apiserver, etcd and moto on loopback)"
-export ECS_OPERATOR_BIN="$CARGO_TARGET_DIR/debug/ecs-operator"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
+say "unit tests of the bed's ECS scheduler model (tests/support, moto's Python)"
+"$(moto_venv_dir)/bin/python" -m unittest discover -s tests/support -p 'test_*.py' -v 2>&1 | tee "$log" || status=$?
+# In cargo's words, so that the closing line counts them too.
+awk '/^Ran [0-9]+ tests/ { ran = $2 } /^FAILED/ { match($0, /failures=[0-9]+/); f = substr($0, RSTART + 9, RLENGTH - 9) + 0;
+     match($0, /errors=[0-9]+/); f += substr($0, RSTART + 7, RLENGTH - 7) + 0 }
+     END { printf "test result: python. %d passed; %d failed; 0 ignored\n", ran - f, f }' "$log" > "$log.py"
+
+say "unit and integration tests (real kube-apiserver, etcd, kube-controller-manager and moto on loopback)"
+export ECS_OPERATOR_BIN="$CARGO_TARGET_DIR/debug/ecs-operator"
 cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
+cat "$log.py" >> "$log"
+rm -f "$log.py"
 say "finished in $((SECONDS - start))s"
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }

@@ -1,4 +1,6 @@
-//! moto's server mode as the AWS endpoint of the test bed.
+//! moto's server mode as the AWS endpoint of the test bed, with the bed's model of
+//! the ECS service scheduler installed (tests/support/ecs_model.py): deployments
+//! progress, fail, roll back and drain at a configurable pace, as ECS documents.
 
 use crate::process::{ProcessError, ServerProcess, free_port, wait_for_port};
 use serde::Deserialize;
@@ -21,7 +23,7 @@ pub enum MotoError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     NotReady(String),
-    #[error("seeding the network failed: {0}")]
+    #[error("a support script failed: {0}")]
     Seed(String),
 }
 
@@ -51,14 +53,16 @@ pub struct SeededNetwork {
 }
 
 impl Moto {
-    /// Starts `moto_server` from the virtual environment `venv` with its log in `dir`.
-    /// `running_tasks` is what moto reports as each service's running count
-    /// (`MOTO_ECS_SERVICE_RUNNING`).
-    pub fn start(venv: &Path, dir: &Path, running_tasks: u32) -> Result<Self, MotoError> {
+    /// Starts moto's server from the virtual environment `venv` through `launcher`
+    /// (tests/support/moto_bed_server.py, which installs the ECS scheduler model),
+    /// with its log in `dir`. `step` is the scheduler's pace: a task launched in one
+    /// step runs in the next.
+    pub fn start(venv: &Path, launcher: &Path, dir: &Path, step: Duration) -> Result<Self, MotoError> {
         let port = free_port()?;
-        let mut cmd = Command::new(venv.join("bin").join("moto_server"));
-        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("MOTO_ECS_SERVICE_RUNNING", running_tasks.to_string())
+        let mut cmd = Command::new(venv.join("bin").join("python"));
+        cmd.arg(launcher)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("ECS_BED_STEP_SECONDS", step.as_secs_f64().to_string())
             .env("AWS_DEFAULT_REGION", REGION);
         let mut process = ServerProcess::start("moto", cmd, &dir.join("moto.log"))?;
         wait_for_port(&mut process, port, Duration::from_secs(60)).map_err(MotoError::NotReady)?;
@@ -79,13 +83,19 @@ impl Moto {
 
     /// Creates a VPC, two subnets in two zones and a security group named after `name`.
     pub fn seed_network(&self, seed_script: &Path, name: &str) -> Result<SeededNetwork, MotoError> {
+        self.run_script(seed_script, &[name])
+    }
+
+    /// Runs a Python script of tests/support with moto's environment and the
+    /// standard AWS variables aimed at this server; its stdout is JSON.
+    pub fn run_script<T: serde::de::DeserializeOwned>(&self, script: &Path, args: &[&str]) -> Result<T, MotoError> {
         let out = Command::new(self.venv.join("bin").join("python"))
-            .arg(seed_script)
-            .arg(name)
+            .arg(script)
+            .args(args)
             .envs(self.client_env())
             .output()?;
         if !out.status.success() {
-            return Err(MotoError::Seed(String::from_utf8_lossy(&out.stderr).into_owned()));
+            return Err(MotoError::Seed(format!("{}: {}", script.display(), String::from_utf8_lossy(&out.stderr))));
         }
         serde_json::from_slice(&out.stdout).map_err(|e| MotoError::Seed(e.to_string()))
     }

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Errors of the test bed.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +68,10 @@ pub fn operator_bin() -> Result<PathBuf, TestBedError> {
     Err(TestBedError::Setup("ecs-operator binary not found: run `cargo build -p ecs-operator` first".into()))
 }
 
+/// The ECS scheduler model's pace in tests: a task launched in one step runs in
+/// the next, so a rollout of a few tasks takes a few seconds.
+pub const TEST_STEP: Duration = Duration::from_millis(500);
+
 /// The servers every test of one binary shares.
 #[derive(Debug)]
 pub struct TestBed {
@@ -78,8 +83,9 @@ pub struct TestBed {
 }
 
 impl TestBed {
-    /// Starts every server under `dir` and installs the CRDs from `crds/`.
-    pub fn start(dir: &Path, running_tasks: u32) -> Result<Self, TestBedError> {
+    /// Starts every server under `dir` and installs the CRDs from `crds/`. `step` is
+    /// the pace of the ECS scheduler model (see `Moto::start`).
+    pub fn start(dir: &Path, step: Duration) -> Result<Self, TestBedError> {
         let tools_bin = tools_bin()?;
         std::fs::create_dir_all(dir)?;
         let control_plane = ControlPlane::start(&tools_bin, dir)?;
@@ -88,7 +94,8 @@ impl TestBed {
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .ok_or_else(|| TestBedError::Setup("moto venv not found".into()))?;
-        let moto = Moto::start(&venv, dir, running_tasks)?;
+        let launcher = repo_root().join("tests/support/moto_bed_server.py");
+        let moto = Moto::start(&venv, &launcher, dir, step)?;
         let bed = Self { moto, control_plane, tools_bin, dir: dir.to_path_buf() };
         bed.install_crds()?;
         Ok(bed)
@@ -101,8 +108,7 @@ impl TestBed {
         BED.get_or_init(|| {
             let dir = std::env::temp_dir().join(format!("ecs-operator-testbed-{}", std::process::id()));
             remove_at_exit(&dir);
-            // `MOTO_ECS_SERVICE_RUNNING`: tests see services with 2 running tasks.
-            TestBed::start(&dir, 2).map_err(|e| format!("test bed failed to start: {e}"))
+            TestBed::start(&dir, TEST_STEP).map_err(|e| format!("test bed failed to start: {e}"))
         })
         .as_ref()
         .map_err(Clone::clone)
@@ -163,6 +169,13 @@ impl TestBed {
     /// Seeds a VPC, two subnets and a security group named after `name`.
     pub fn seed_network(&self, name: &str) -> Result<SeededNetwork, TestBedError> {
         Ok(self.moto.seed_network(&repo_root().join("tests/support/seed_network.py"), name)?)
+    }
+
+    /// Joins `count` EC2 container instances to the ECS cluster `cluster`, as the ECS
+    /// agent does; returns their container instance ARNs.
+    pub fn join_container_instances(&self, cluster: &str, count: u32) -> Result<Vec<String>, TestBedError> {
+        let script = repo_root().join("tests/support/join_instances.py");
+        Ok(self.moto.run_script(&script, &[cluster, &count.to_string()])?)
     }
 }
 

@@ -2,7 +2,7 @@
 //! tear an environment down. The bed's kube-controller-manager runs the namespace
 //! controller, which deletes every object; our finalizers clean AWS up (or keep what
 //! `deletionPolicy: Retain` keeps) before the namespace goes.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use ecs_operator::crd::Service;
 use ecs_operator_tests::conditions::wait_converged;

@@ -1,11 +1,10 @@
-//! The Service controller against a real apiserver and moto. moto models running
-//! tasks through MOTO_ECS_SERVICE_RUNNING (2 in the test bed), creates deployments
-//! COMPLETED when that covers the desired count, and never progresses them; the
-//! rollout stages of real ECS are tested in the pure tier (core/service_status).
+//! The Service controller against a real apiserver and moto with the bed's ECS
+//! scheduler model. Rollouts themselves (Progressing, Degraded, rollback, events)
+//! are tested in rollouts.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use ecs_operator::crd::Service;
-use ecs_operator_tests::conditions::{condition_of, wait_for_reason, wait_ready};
+use ecs_operator_tests::conditions::{wait_converged, wait_for_reason, wait_ready};
 use ecs_operator_tests::fixtures::{cluster_and_task, describe, existing_listener, network};
 use ecs_operator_tests::moto::SeededNetwork;
 use ecs_operator_tests::{TestContext, eventually};
@@ -95,7 +94,7 @@ async fn a_fargate_service_behind_a_new_alb_rolls_scales_and_is_deleted_with_eve
         if td.ends_with(":2") { Ok(td) } else { Err(td) }
     })
     .await;
-    let obj = eventually(WAIT, "status to follow", || async {
+    eventually(WAIT, "status to follow", || async {
         let o = api.get("api").await.map_err(|e| e.to_string())?;
         let s = o.status.clone().ok_or("no status")?;
         if s.task_definition_arn.as_deref() == Some(rolled.as_str()) {
@@ -105,8 +104,10 @@ async fn a_fargate_service_behind_a_new_alb_rolls_scales_and_is_deleted_with_eve
         }
     })
     .await;
-    // moto keeps the deployment COMPLETED: the rolled service is Ready at once.
-    assert_eq!(condition_of(&obj, "Ready").map(|c| c.status).as_deref(), Some("True"));
+    // Ready again once the new deployment replaced the old one.
+    let obj = wait_converged(&api, "api").await;
+    let deployments = obj.status.clone().unwrap().deployments;
+    assert_eq!((deployments.len(), deployments[0].task_definition.as_str()), (1, rolled.as_str()));
 
     // Scaling.
     ctx.apply_ok(&fargate_service(&net, 3, "")).unwrap();
@@ -360,10 +361,10 @@ async fn revisions_a_deployment_still_uses_survive_the_history_cleanup() {
     ctx.apply_ok(fargate_service(&net, 2, "").split("  loadBalancer:").next().unwrap()).unwrap();
     let api: Api<Service> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
     wait_ready(&api, "api", 1).await;
-    // Two new revisions. moto never moves its deployments on, so the PRIMARY
-    // deployment keeps running revision 1: like a real rollout that is stuck.
-    ctx.apply_ok(&stack("nginx:2")).unwrap();
-    ctx.apply_ok(&stack("nginx:3")).unwrap();
+    // Two new revisions whose containers exit at start (the bed's `bed-fail` image
+    // convention): the circuit breaker rolls back to revision 1, which keeps running.
+    ctx.apply_ok(&stack("nginx:bed-fail-2")).unwrap();
+    ctx.apply_ok(&stack("nginx:bed-fail-3")).unwrap();
     let ecs = aws_sdk_ecs::Client::new(&ctx.aws);
     let status_of = |rev: i32| {
         let ecs = ecs.clone();

@@ -6,6 +6,7 @@ use crate::core::service::{
     BlueGreenAttachment, DeploymentConfig, DesiredService, LoadBalancerAttachment, Network, ObservedDeployment,
     ObservedEvent, ObservedService, ServiceUpdate,
 };
+use crate::crd::service::ServiceDeploymentStatus;
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{
     AdvancedConfiguration, AssignPublicIp, AwsVpcConfiguration, DeploymentAlarms, DeploymentCircuitBreaker,
@@ -349,4 +350,49 @@ pub async fn tag_resource(
 
 pub async fn untag_resource(client: &Client, arn: &str, keys: &[String]) -> Result<(), AwsError> {
     super::ecs_cluster::untag_resource(client, arn, keys).await
+}
+
+/// The newest service deployment of a service (ListServiceDeployments); with
+/// `with_stage`, described too for its lifecycle stage (DescribeServiceDeployments).
+/// `None` when ECS lists none.
+pub async fn latest_service_deployment(
+    client: &Client,
+    cluster: &str,
+    service: &str,
+    with_stage: bool,
+) -> Result<Option<ServiceDeploymentStatus>, AwsError> {
+    let listed = client
+        .list_service_deployments()
+        .cluster(cluster)
+        .service(service)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ListServiceDeployments", e))?;
+    let newest = listed
+        .service_deployments()
+        .iter()
+        .filter(|d| d.service_deployment_arn().is_some())
+        .max_by_key(|d| d.created_at().map(|t| t.as_nanos()).unwrap_or_default());
+    let Some(brief) = newest else { return Ok(None) };
+    let arn = brief.service_deployment_arn().unwrap_or_default();
+    let mut found = ServiceDeploymentStatus {
+        arn: arn.to_string(),
+        status: brief.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        lifecycle_stage: None,
+        status_reason: brief.status_reason().map(str::to_string),
+    };
+    if with_stage {
+        let described = client
+            .describe_service_deployments()
+            .service_deployment_arns(arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeServiceDeployments", e))?;
+        if let Some(d) = described.service_deployments().first() {
+            found.status = d.status().map(|s| s.as_str().to_string()).unwrap_or(found.status);
+            found.lifecycle_stage = d.lifecycle_stage().map(|s| s.as_str().to_string());
+            found.status_reason = d.status_reason().map(str::to_string).or(found.status_reason);
+        }
+    }
+    Ok(Some(found))
 }

@@ -1,14 +1,15 @@
-//! What every reconcile shares: clients, configuration, the event recorder,
+//! What every reconcile shares: clients, configuration, the event publisher,
 //! metrics and the per-object retry backoff.
 
 use super::ReconcileError;
+use super::events::EventPublisher;
 use crate::aws::AwsClients;
 use crate::aws::cluster_describer::ClusterDescriber;
 use crate::aws::service_describer::ServiceDescriber;
 use crate::crd::{Cluster, Service, TaskDefinition};
 use crate::metrics::{KindLabels, Metrics, ReconcileLabels};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::EventType;
 use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 use std::collections::{BTreeSet, HashMap};
@@ -31,7 +32,7 @@ pub struct Context {
     pub clusters: ClusterDescriber,
     pub metrics: Metrics,
     pub config: ControllerConfig,
-    recorder: Recorder,
+    events: EventPublisher,
     failures: Mutex<HashMap<String, u32>>,
     pub services: ServiceDescriber,
     /// The Service objects the Service controller watches (with their status):
@@ -59,13 +60,10 @@ fn key<K: Resource>(kind: &str, obj: &K) -> String {
 
 impl Context {
     pub fn new(client: kube::Client, aws: Arc<AwsClients>, metrics: Metrics, config: ControllerConfig) -> Self {
-        let reporter = Reporter {
-            controller: "ecs-operator".into(),
-            instance: std::env::var("POD_NAME").ok().or_else(|| Some(config.instance_id.clone())),
-        };
+        let instance = std::env::var("POD_NAME").unwrap_or_else(|_| config.instance_id.clone());
         let aws_for_services = aws.clone();
         Self {
-            recorder: Recorder::new(client.clone(), reporter),
+            events: EventPublisher::new(client.clone(), "ecs-operator", &instance),
             clusters: ClusterDescriber::start(aws.clone()),
             client,
             aws,
@@ -122,8 +120,7 @@ impl Context {
     where
         K: Resource<DynamicType = ()>,
     {
-        let event = Event { type_, reason: reason.into(), note: Some(note), action: action.into(), secondary: None };
-        if let Err(e) = self.recorder.publish(&event, &obj.object_ref(&())).await {
+        if let Err(e) = self.events.publish(obj.object_ref(&()), type_, reason, action, &note).await {
             tracing::warn!(error = %e, reason, "could not publish event");
         }
     }

@@ -4,6 +4,7 @@
 pub mod cluster;
 pub mod context;
 pub mod error;
+pub mod events;
 pub mod service;
 pub mod service_apply;
 pub mod service_autoscaling;

@@ -230,6 +230,8 @@ async fn cleanup(api: &Api<Service>, obj: &Service, ctx: &Context) -> Result<Act
                     autoscaling: None,
                     load_balancer: None,
                     last_event_time: None,
+                    rolled_back_from: obj.status.as_ref().and_then(|s| s.rolled_back_task_definition_arn.as_deref()),
+                    rollback_reason: None,
                     now: Timestamp::now(),
                 },
             );

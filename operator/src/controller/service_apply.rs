@@ -19,7 +19,7 @@ use crate::core::service_status::{self, Outcome, StatusInputs};
 use crate::core::tags;
 use crate::crd::Service;
 use crate::crd::common::condition::SYNCED;
-use crate::crd::service::{LoadBalancerStatus, OwnedKind, OwnedResource};
+use crate::crd::service::{DeploymentStrategy, LoadBalancerStatus, OwnedKind, OwnedResource, ServiceDeploymentStatus};
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
@@ -60,12 +60,24 @@ struct Report<'a> {
     /// The event watermark: newest published time and the ids published at it.
     event_watermark: Option<(String, Vec<String>)>,
     applied_hash: Option<String>,
+    /// `Some` once decided: the wanted task definition ECS rolled back from.
+    rolled_back_from: Option<Option<String>>,
+    /// `Some` once read: a BlueGreen Service's newest ECS service deployment.
+    service_deployment: Option<Option<ServiceDeploymentStatus>>,
     resources: Vec<OwnedResource>,
 }
 
 impl Report<'_> {
     async fn write(&self, observed: Option<&ObservedService>, outcome: &Outcome) -> Result<(), ReconcileError> {
         let autoscaling = self.obj.spec.autoscaling.as_ref().map(|a| (a.min_capacity, a.max_capacity));
+        let previous_rollback = self.obj.status.as_ref().and_then(|s| s.rolled_back_task_definition_arn.clone());
+        let rolled_back_from = self.rolled_back_from.clone().unwrap_or(previous_rollback);
+        let deployment = match &self.service_deployment {
+            Some(read) => read.as_ref(),
+            None => self.obj.status.as_ref().and_then(|s| s.service_deployment.as_ref()),
+        };
+        let rollback_reason =
+            deployment.filter(|d| d.status.starts_with("ROLLBACK_")).and_then(|d| d.status_reason.as_deref());
         let mut status = service_status::status(
             self.obj.status.as_ref(),
             observed,
@@ -77,9 +89,14 @@ impl Report<'_> {
                 autoscaling,
                 load_balancer: None,
                 last_event_time: None,
+                rolled_back_from: rolled_back_from.as_deref(),
+                rollback_reason,
                 now: Timestamp::now(),
             },
         );
+        if let Some(deployment) = &self.service_deployment {
+            status.service_deployment = deployment.clone();
+        }
         if let Some(lb) = &self.load_balancer {
             status.load_balancer = lb.clone();
         }
@@ -166,6 +183,8 @@ pub async fn apply(api: &Api<Service>, obj: &Service, ctx: &Context) -> Result<A
         load_balancer: None,
         event_watermark: None,
         applied_hash: None,
+        rolled_back_from: None,
+        service_deployment: None,
         resources: previous.map(|s| s.resources.clone()).unwrap_or_default(),
     };
     match pipeline(&mut r, obj, ctx).await {
@@ -206,7 +225,30 @@ async fn pipeline(
     let desired = core::desired(&obj.name_any(), &obj.spec, &resolved, &t.owner.tags(), attachments);
     let hash = core::config_hash(&desired.config);
     let previous_hash = obj.status.as_ref().and_then(|s| s.applied_config_hash.as_deref());
-    let plan = core::plan(&desired, observed.as_ref(), core::config_changed(previous_hash, &hash, !spec_changed(obj)));
+    let mut plan =
+        core::plan(&desired, observed.as_ref(), core::config_changed(previous_hash, &hash, !spec_changed(obj)));
+    let previous_rollback = obj.status.as_ref().and_then(|s| s.rolled_back_task_definition_arn.as_deref());
+    let mut rolled_back =
+        service_status::rolled_back_from(previous_rollback, observed.as_ref(), &resolved.task_definition);
+    if rolled_back.is_none()
+        && let Some(o) = observed.as_ref()
+        && core::reverted_after_apply(o, &resolved.task_definition, previous_hash == Some(hash.as_str()))
+    {
+        // ECS runs another revision than the one already sent: a rollback the last
+        // look missed (it can finish between two looks), or a change made outside.
+        let ecs = ctx.aws.ecs(&resolved.region);
+        let newest = ecs_service::latest_service_deployment(&ecs, &resolved.cluster, &o.arn, false)
+            .await
+            .map_err(aws(Some(o)))?;
+        if newest.as_ref().is_some_and(|d| d.status.starts_with("ROLLBACK_")) {
+            rolled_back = Some(resolved.task_definition.clone());
+            r.service_deployment = Some(newest);
+        }
+    }
+    if rolled_back.is_some() {
+        plan = core::hold_task_definition(plan);
+    }
+    r.rolled_back_from = Some(rolled_back);
     let (mut current, wrote) =
         act(ctx, obj, &t, &resolved, &desired, plan, observed.as_ref(), &mut r.resources).await?;
     r.applied_hash = Some(hash);
@@ -235,6 +277,9 @@ async fn pipeline(
 
     if let Some(o) = &current {
         r.event_watermark = publish_events(ctx, obj, o).await;
+        if let Some(read) = blue_green_deployment(ctx, obj, &resolved, o).await.map_err(aws(current.as_ref()))? {
+            r.service_deployment = Some(read);
+        }
     }
 
     Ok(match (removal, pending) {
@@ -456,6 +501,27 @@ async fn publish_events(ctx: &Context, obj: &Service, o: &ObservedService) -> Op
         ctx.event(obj, type_, "EcsServiceEvent", "Observe", e.message.clone()).await;
     }
     core::event_watermark(&fresh, last_seen, &seen_ids).map(|(time, ids)| (time.to_string(), ids))
+}
+
+/// A BlueGreen Service's newest ECS service deployment, read while a deployment is
+/// under way (or was at the last look); `None` keeps what status says. Other
+/// Services show one only after a rollback (read when it is found).
+async fn blue_green_deployment(
+    ctx: &Context,
+    obj: &Service,
+    resolved: &Resolved,
+    o: &ObservedService,
+) -> Result<Option<Option<ServiceDeploymentStatus>>, AwsError> {
+    let blue_green = obj.spec.deployment.as_ref().is_some_and(|d| d.strategy == DeploymentStrategy::BlueGreen);
+    if !blue_green {
+        return Ok(None);
+    }
+    let previous = obj.status.as_ref().and_then(|s| s.service_deployment.as_ref());
+    if !core::deployment_may_change(o, previous) {
+        return Ok(None);
+    }
+    let ecs = ctx.aws.ecs(&resolved.region);
+    Ok(Some(ecs_service::latest_service_deployment(&ecs, &resolved.cluster, &o.arn, true).await?))
 }
 
 fn client_token(obj: &Service) -> String {

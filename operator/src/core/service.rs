@@ -5,7 +5,7 @@ use super::cluster::StrategyItem;
 use super::tags;
 use crate::crd::service::{
     DeploymentStrategy, LaunchType, PlacementConstraintType, PlacementStrategyType, PropagateTags, SchedulingStrategy,
-    ServiceSpec,
+    ServiceDeploymentStatus, ServiceSpec,
 };
 use k8s_openapi::jiff::Timestamp;
 use sha2::{Digest, Sha256};
@@ -484,6 +484,32 @@ pub enum ServicePlan {
     Update(Box<ServiceUpdate>),
     /// The spec changed a field ECS cannot change in place.
     Immutable(Vec<String>),
+}
+
+/// The plan without a task definition change: ECS rolled back from the wanted one.
+pub fn hold_task_definition(plan: ServicePlan) -> ServicePlan {
+    match plan {
+        ServicePlan::Update(mut update) => {
+            update.task_definition = None;
+            ServicePlan::Update(update)
+        }
+        other => other,
+    }
+}
+
+/// ECS runs another task definition than the wanted one although the wanted one was
+/// already sent (`applied`: the configuration hash last applied is the current one).
+pub fn reverted_after_apply(o: &ObservedService, wanted: &str, applied: bool) -> bool {
+    applied && o.exists() && !task_definition_matches(&o.task_definition, wanted)
+}
+
+/// Whether ECS's service deployment may have moved since `previous` was read: a
+/// rollout is under way, or the last one read had not finished.
+pub fn deployment_may_change(o: &ObservedService, previous: Option<&ServiceDeploymentStatus>) -> bool {
+    let rolling =
+        o.deployments.len() > 1 || o.deployments.iter().any(|d| d.rollout_state.as_deref() == Some("IN_PROGRESS"));
+    let settled = |s: &str| matches!(s, "SUCCESSFUL" | "STOPPED" | "ROLLBACK_SUCCESSFUL" | "ROLLBACK_FAILED");
+    rolling || previous.is_none_or(|p| !settled(&p.status))
 }
 
 /// Compares desired with observed. A field ECS reports is compared with the spec

@@ -31,7 +31,28 @@ pub struct StatusInputs<'a> {
     pub autoscaling: Option<(i32, i32)>,
     pub load_balancer: Option<LoadBalancerStatus>,
     pub last_event_time: Option<String>,
+    /// The wanted task definition ECS rolled back from (see `rolled_back_from`).
+    pub rolled_back_from: Option<&'a str>,
+    /// Why ECS rolled back, when its service deployment says.
+    pub rollback_reason: Option<&'a str>,
     pub now: Timestamp,
+}
+
+/// The wanted task definition when ECS rolled back from it: its deployment is
+/// listed as FAILED now, or a previous reconcile saw that (`previously`), and ECS
+/// runs another revision. Deploying it again would fail and roll back again, in a
+/// loop: the operator holds it until the spec wants another revision.
+pub fn rolled_back_from(previously: Option<&str>, observed: Option<&ObservedService>, wanted: &str) -> Option<String> {
+    let o = observed.filter(|o| o.exists())?;
+    if task_definition_matches(&o.task_definition, wanted) {
+        return None;
+    }
+    let failed_now = o
+        .deployments
+        .iter()
+        .any(|d| d.rollout_state.as_deref() == Some("FAILED") && task_definition_matches(&d.task_definition, wanted));
+    let failed_before = previously.is_some_and(|p| p == wanted);
+    (failed_now || failed_before).then(|| wanted.to_string())
 }
 
 fn deployments(o: &ObservedService) -> Vec<DeploymentStatus> {
@@ -83,11 +104,25 @@ fn rollout<'a>(o: &ObservedService, inputs: &StatusInputs<'_>) -> [ConditionUpda
                 f.rollout_state_reason.as_deref().unwrap_or("no reason given")
             ),
         },
-        (None, _) => ConditionUpdate {
-            type_: DEGRADED,
-            status: false,
-            reason: "Healthy",
-            message: "no failed deployment".into(),
+        (None, _) => match inputs.rolled_back_from {
+            // The failed deployment has left ECS's list; the rollback stands.
+            Some(td) => ConditionUpdate {
+                type_: DEGRADED,
+                status: true,
+                reason: "RolledBack",
+                message: format!(
+                    "the deployment of {td} failed{} and ECS rolled back to {}; apply a new TaskDefinition revision \
+                     to deploy again",
+                    inputs.rollback_reason.map(|r| format!(" ({r})")).unwrap_or_default(),
+                    o.task_definition
+                ),
+            },
+            None => ConditionUpdate {
+                type_: DEGRADED,
+                status: false,
+                reason: "Healthy",
+                message: "no failed deployment".into(),
+            },
         },
     };
 
@@ -224,7 +259,21 @@ pub fn status(
         Outcome::AwsError(m) => (false, "AwsError", m.clone()),
         Outcome::Deleting(m) => (false, "Deleting", m.clone()),
     };
-    let set = |c: &mut Vec<_>, u| conditions::set(c, u, generation, now);
+    status.rolled_back_task_definition_arn = inputs.rolled_back_from.map(str::to_string);
+    let previous_rollback = previous
+        .and_then(|p| conditions::find(&p.conditions, DEGRADED))
+        .filter(|c| c.status == "True" && c.reason == "RolledBack")
+        .map(|c| c.message.clone());
+    let set = |c: &mut Vec<_>, mut u: ConditionUpdate<'_>| {
+        // ECS's own words stay once its failed deployment has left the list.
+        if let (true, "RolledBack", Some(before)) = (u.status, u.reason, previous_rollback.as_ref())
+            && inputs.rolled_back_from.is_some()
+            && !observed.is_some_and(|o| o.deployments.iter().any(|d| d.rollout_state.as_deref() == Some("FAILED")))
+        {
+            u.message.clone_from(before);
+        }
+        conditions::set(c, u, generation, now)
+    };
     set(&mut status.conditions, ConditionUpdate { type_: SYNCED, status: synced, reason, message: message.clone() });
     match (observed, outcome) {
         (Some(o), Outcome::Synced) => {

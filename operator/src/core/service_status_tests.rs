@@ -1,6 +1,6 @@
-// Status from real-shaped DescribeServices responses. moto's deployments never
-// progress (they are created COMPLETED or IN_PROGRESS and never change), so the
-// rollout stages real ECS goes through are checked here.
+// Status from real-shaped DescribeServices responses, every rollout stage ECS goes
+// through. The bed's ECS scheduler model runs them end to end in
+// tests/tests/rollouts.rs.
 
 use super::*;
 use crate::core::service::{ObservedDeployment, ObservedService};
@@ -49,6 +49,8 @@ fn inputs(wanted: &str) -> StatusInputs<'_> {
         autoscaling: None,
         load_balancer: None,
         last_event_time: None,
+        rolled_back_from: None,
+        rollback_reason: None,
         now: at(),
     }
 }
@@ -119,6 +121,67 @@ fn circuit_breaker_rollback_is_degraded_with_the_ecs_reason() {
     assert!(message.contains("circuit breaker") && message.contains(TD1), "{message}");
     assert_eq!(cond(&s, READY).1, "NotOnWantedRevision");
     assert_eq!(s.deployments.iter().find(|d| d.status == "ACTIVE").unwrap().failed_tasks, 4);
+}
+
+#[test]
+fn a_rollback_stays_degraded_with_the_ecs_reason_after_the_failed_deployment_left_the_list() {
+    let mut failed = deployment("ecs-svc/2", "ACTIVE", "FAILED", TD2, 0, 0);
+    failed.rollout_state_reason = Some("ECS deployment circuit breaker: tasks failed to start.".into());
+    let during = service(TD1, 2, 2, vec![deployment("ecs-svc/3", "PRIMARY", "IN_PROGRESS", TD1, 2, 2), failed]);
+    let held = rolled_back_from(None, Some(&during), TD2);
+    assert_eq!(held.as_deref(), Some(TD2), "a FAILED deployment of the wanted revision holds it");
+    let first = status(
+        None,
+        Some(&during),
+        &Outcome::Synced,
+        StatusInputs { rolled_back_from: held.as_deref(), ..inputs(TD2) },
+    );
+    assert_eq!(first.rolled_back_task_definition_arn.as_deref(), Some(TD2));
+
+    // ECS finished the rollback: only the PRIMARY on the old revision is listed.
+    let after = service(TD1, 2, 2, vec![deployment("ecs-svc/3", "PRIMARY", "COMPLETED", TD1, 2, 2)]);
+    let held = rolled_back_from(first.rolled_back_task_definition_arn.as_deref(), Some(&after), TD2);
+    assert_eq!(held.as_deref(), Some(TD2), "the record keeps holding it");
+    let s = status(
+        Some(&first),
+        Some(&after),
+        &Outcome::Synced,
+        StatusInputs { rolled_back_from: held.as_deref(), ..inputs(TD2) },
+    );
+    let (d, reason, message) = cond(&s, DEGRADED);
+    assert_eq!((d, reason), ("True", "RolledBack"));
+    assert!(message.contains("circuit breaker"), "ECS's words stay: {message}");
+    assert_eq!(cond(&s, READY).1, "NotOnWantedRevision");
+
+    // Found only after the fact (the failed deployment was never seen): ECS's
+    // service deployment gives the reason.
+    let late = status(
+        None,
+        Some(&after),
+        &Outcome::Synced,
+        StatusInputs { rolled_back_from: Some(TD2), rollback_reason: Some("tasks failed to start."), ..inputs(TD2) },
+    );
+    let (d, reason, message) = cond(&late, DEGRADED);
+    assert_eq!((d, reason), ("True", "RolledBack"));
+    assert!(message.contains("(tasks failed to start.)") && message.contains(TD1), "{message}");
+
+    // A new revision in the spec releases the hold; so does ECS running the wanted one.
+    assert_eq!(rolled_back_from(Some(TD2), Some(&after), "app:3"), None);
+    let fixed = service(TD2, 2, 2, vec![deployment("ecs-svc/4", "PRIMARY", "COMPLETED", TD2, 2, 2)]);
+    assert_eq!(rolled_back_from(Some(TD2), Some(&fixed), TD2), None);
+    let s = status(Some(&s), Some(&fixed), &Outcome::Synced, inputs(TD2));
+    assert_eq!((cond(&s, DEGRADED).0, s.rolled_back_task_definition_arn.as_deref()), ("False", None));
+}
+
+#[test]
+fn a_held_rollback_sends_no_task_definition_but_everything_else() {
+    use crate::core::service::{ServicePlan, ServiceUpdate, hold_task_definition};
+    let update = ServiceUpdate { task_definition: Some(TD2.into()), desired_count: Some(3), ..Default::default() };
+    match hold_task_definition(ServicePlan::Update(Box::new(update))) {
+        ServicePlan::Update(u) => assert_eq!((u.task_definition, u.desired_count), (None, Some(3))),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(hold_task_definition(ServicePlan::Create), ServicePlan::Create));
 }
 
 #[test]

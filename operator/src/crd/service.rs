@@ -593,6 +593,16 @@ pub struct ServiceStatus {
     /// here once the new one serves.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<OwnedResource>,
+    /// The task definition revision whose deployment failed and that ECS rolled back
+    /// from (deployment circuit breaker with rollback). The operator does not deploy
+    /// it again, which would only fail and roll back once more: apply a new revision
+    /// (change the TaskDefinition) to deploy again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back_task_definition_arn: Option<String>,
+    /// BlueGreen Services: ECS's newest service deployment and the lifecycle stage it
+    /// is in (from ListServiceDeployments and DescribeServiceDeployments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_deployment: Option<ServiceDeploymentStatus>,
     /// Conditions: `Ready`, `Progressing`, `Degraded` and `Synced`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
@@ -625,6 +635,25 @@ pub enum OwnedKind {
     Listener,
     LoadBalancer,
     TargetGroup,
+}
+
+/// An ECS service deployment (the unit ListServiceDeployments reports).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceDeploymentStatus {
+    /// Its ARN.
+    pub arn: String,
+    /// PENDING, IN_PROGRESS, SUCCESSFUL, STOPPED, ROLLBACK_IN_PROGRESS,
+    /// ROLLBACK_SUCCESSFUL or ROLLBACK_FAILED.
+    pub status: String,
+    /// The stage a blue/green deployment is in: RECONCILE_SERVICE, PRE_SCALE_UP,
+    /// SCALE_UP, POST_SCALE_UP, TEST_TRAFFIC_SHIFT, POST_TEST_TRAFFIC_SHIFT,
+    /// PRODUCTION_TRAFFIC_SHIFT, POST_PRODUCTION_TRAFFIC_SHIFT, BAKE_TIME or CLEAN_UP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle_stage: Option<String>,
+    /// Why it is in that status, as ECS says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
 }
 
 /// One deployment of the service.

@@ -22,9 +22,10 @@ struct Args {
     /// replaced by the seeded IDs.
     #[arg(long, default_value_os_t = repo_root().join("examples"))]
     examples: PathBuf,
-    /// What moto reports as each ECS service's running task count.
-    #[arg(long, default_value_t = 2)]
-    running_tasks: u32,
+    /// Seconds per step of the bed's ECS scheduler model: a task launched in one
+    /// step runs in the next.
+    #[arg(long, default_value_t = 2.0)]
+    ecs_step_seconds: f64,
     /// Seconds between the operator's drift checks.
     #[arg(long, default_value_t = 30)]
     resync_seconds: u64,
@@ -56,7 +57,14 @@ fn substitute(text: &str, values: &BTreeMap<String, String>) -> String {
     values.iter().fold(text.to_string(), |acc, (k, v)| acc.replace(&format!("${{{k}}}"), v))
 }
 
-fn env_file(bed: &TestBed, values: &BTreeMap<String, String>) -> String {
+/// Where the operator serves its metrics and health endpoints.
+#[derive(Debug, Clone, Copy)]
+struct OperatorPorts {
+    metrics: u16,
+    health: u16,
+}
+
+fn env_file(bed: &TestBed, values: &BTreeMap<String, String>, ports: OperatorPorts) -> String {
     let mut out = String::from("# ecs-operator sandbox: `source` this file to use kubectl, helm or AWS clients.\n");
     out.push_str(&format!("export KUBECONFIG='{}'\n", bed.control_plane.kubeconfig.display()));
     for (k, v) in bed.moto.client_env() {
@@ -65,6 +73,9 @@ fn env_file(bed: &TestBed, values: &BTreeMap<String, String>) -> String {
     for (k, v) in values {
         out.push_str(&format!("export {k}='{v}'\n"));
     }
+    out.push_str(&format!("export ECS_OPERATOR_METRICS_URL='http://127.0.0.1:{}/metrics'\n", ports.metrics));
+    out.push_str(&format!("export ECS_OPERATOR_HEALTHZ_URL='http://127.0.0.1:{}/healthz'\n", ports.health));
+    out.push_str(&format!("export ECS_OPERATOR_READYZ_URL='http://127.0.0.1:{}/readyz'\n", ports.health));
     out.push_str(&format!("export PATH='{}':\"$PATH\"\n", bed.tools_bin.display()));
     out
 }
@@ -80,11 +91,12 @@ async fn shutdown_signal() {
     }
 }
 
-fn start(args: &Args) -> Result<(TestBed, PathBuf), String> {
+fn start(args: &Args, ports: OperatorPorts) -> Result<(TestBed, PathBuf), String> {
     let _ = std::fs::remove_dir_all(&args.state_dir);
     std::fs::create_dir_all(&args.state_dir).map_err(|e| e.to_string())?;
-    say("starting etcd, kube-apiserver and moto on 127.0.0.1");
-    let bed = TestBed::start(&args.state_dir.join("servers"), args.running_tasks).map_err(|e| e.to_string())?;
+    say("starting etcd, kube-apiserver, kube-controller-manager and moto on 127.0.0.1");
+    let step = Duration::try_from_secs_f64(args.ecs_step_seconds).map_err(|e| format!("--ecs-step-seconds: {e}"))?;
+    let bed = TestBed::start(&args.state_dir.join("servers"), step).map_err(|e| e.to_string())?;
     say("seeding moto with a VPC, two subnets in two zones and a security group");
     let network = bed.seed_network("ecs-operator-sandbox").map_err(|e| e.to_string())?;
     let mut values = BTreeMap::new();
@@ -111,24 +123,24 @@ fn start(args: &Args) -> Result<(TestBed, PathBuf), String> {
         }
     }
     let env_path = args.state_dir.join("env");
-    std::fs::write(&env_path, env_file(&bed, &values)).map_err(|e| e.to_string())?;
+    std::fs::write(&env_path, env_file(&bed, &values, ports)).map_err(|e| e.to_string())?;
     Ok((bed, env_path))
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let (bed, env_path) = match start(&args) {
+    let (Ok(metrics_port), Ok(health_port)) = (free_port(), free_port()) else {
+        eprintln!("error: no free port on 127.0.0.1");
+        return ExitCode::FAILURE;
+    };
+    let (bed, env_path) = match start(&args, OperatorPorts { metrics: metrics_port, health: health_port }) {
         Ok(started) => started,
         Err(e) => {
             eprintln!("error: {e}");
             let _ = std::fs::remove_dir_all(&args.state_dir);
             return ExitCode::FAILURE;
         }
-    };
-    let (Ok(metrics_port), Ok(health_port)) = (free_port(), free_port()) else {
-        eprintln!("error: no free port on 127.0.0.1");
-        return ExitCode::FAILURE;
     };
     let operator = operator_bin().and_then(|bin| {
         let mut cmd = Command::new(bin);
