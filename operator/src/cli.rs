@@ -46,6 +46,11 @@ pub struct RunArgs {
     #[arg(long, env = "RESYNC_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(5..=86400))]
     pub resync_seconds: u64,
 
+    /// Seconds between looks at a Service while its rollout is under way, so that
+    /// Ready follows ECS closely (DescribeServices calls are batched, 10 services each).
+    #[arg(long, env = "ROLLOUT_POLL_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub rollout_poll_seconds: u64,
+
     /// Names this operator installation in the ownership tags of what it creates.
     /// Two installations managing one AWS account need different ids.
     #[arg(long, env = "INSTANCE_ID", default_value = "default")]

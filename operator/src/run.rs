@@ -76,7 +76,11 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         client.clone(),
         aws,
         metrics,
-        ControllerConfig { resync: Duration::from_secs(args.resync_seconds), instance_id: args.instance_id.clone() },
+        ControllerConfig {
+            resync: Duration::from_secs(args.resync_seconds),
+            rollout_poll: Duration::from_secs(args.rollout_poll_seconds),
+            instance_id: args.instance_id.clone(),
+        },
     ));
     tracing::info!(?namespaces, resync_seconds = args.resync_seconds, "starting controllers");
     readiness.set(true);

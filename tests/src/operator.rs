@@ -56,6 +56,8 @@ impl OperatorProcess {
             .arg(format!("127.0.0.1:{metrics_port}"))
             .arg("--health-address")
             .arg(format!("127.0.0.1:{health_port}"))
+            // The bed's scheduler takes a step every 0.5 s: look at rollouts often.
+            .args(["--rollout-poll-seconds", "1"])
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,ecs_operator=debug")

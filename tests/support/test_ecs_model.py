@@ -187,6 +187,8 @@ class ModelTest(unittest.TestCase):
             deploymentConfiguration={"maximumPercent": 150, "minimumHealthyPercent": 50},
             capacityProviderStrategy=[{"capacityProvider": "FARGATE", "weight": 1}],
             healthCheckGracePeriodSeconds=30,
+            enableECSManagedTags=True,
+            enableExecuteCommand=True,
         )
         for s in (created, self.after(1)):
             self.assertEqual(s["placementStrategy"], [{"type": "spread", "field": "attribute:ecs.availability-zone"}])
@@ -194,6 +196,7 @@ class ModelTest(unittest.TestCase):
             self.assertEqual(s["deploymentConfiguration"]["maximumPercent"], 150)
             self.assertEqual(s["capacityProviderStrategy"][0]["capacityProvider"], "FARGATE")
             self.assertEqual(s["healthCheckGracePeriodSeconds"], 30)
+            self.assertEqual((s["enableECSManagedTags"], s["enableExecuteCommand"]), (True, True))
 
     def test_delete_cluster_with_services_and_delete_service_above_zero_fail_as_ecs_does(self):
         self.create(desired=2)

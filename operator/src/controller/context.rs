@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 pub struct ControllerConfig {
     /// How often a healthy object is compared with AWS again (drift detection).
     pub resync: Duration,
+    /// How often a Service is looked at while its rollout is under way.
+    pub rollout_poll: Duration,
     /// Names this operator installation in ownership tags.
     pub instance_id: String,
 }

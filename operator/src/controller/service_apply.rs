@@ -28,8 +28,6 @@ use std::time::Duration;
 
 /// While a reference is missing or not ready; the watches usually wake us sooner.
 const WAITING_RETRY: Duration = Duration::from_secs(30);
-/// While a rollout is under way, look more often than the resync period.
-const ROLLOUT_POLL: Duration = Duration::from_secs(15);
 
 /// Why the pipeline stopped before its end.
 enum Halt {
@@ -294,7 +292,8 @@ async fn pipeline(
                 o.deployments.len() > 1
                     || o.deployments.iter().any(|d| d.rollout_state.as_deref() == Some("IN_PROGRESS"))
             });
-            let action = if rolling { Action::requeue(ROLLOUT_POLL.min(ctx.config.resync)) } else { ctx.resync(obj) };
+            let action =
+                if rolling { Action::requeue(ctx.config.rollout_poll.min(ctx.config.resync)) } else { ctx.resync(obj) };
             (current, Outcome::Synced, action)
         }
     })

@@ -147,6 +147,8 @@ async fn main() -> ExitCode {
         cmd.arg("run")
             .arg("--resync-seconds")
             .arg(args.resync_seconds.to_string())
+            .arg("--rollout-poll-seconds")
+            .arg("5")
             .arg("--metrics-address")
             .arg(format!("127.0.0.1:{metrics_port}"))
             .arg("--health-address")
