@@ -287,7 +287,7 @@ async fn cleanup(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Act
         let services = ecs_cluster::count_services(&ecs, &t.name).await?;
         if services > 0 {
             let message = format!(
-                "ECS cluster {} still has {services} active service(s); delete them first (deletion retries every 15s)",
+                "ECS cluster {} still has {services} active service(s); delete them first (deletion retries)",
                 t.name
             );
             return blocked(api, obj, &t, ctx, observed.as_ref(), message).await;

@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 pub struct ControllerConfig {
     /// How often a healthy object is compared with AWS again (drift detection).
     pub resync: Duration,
-    /// How often a Service is looked at while its rollout is under way.
+    /// How often a Service is looked at while its rollout is under way, and a
+    /// blocked deletion retried (at most every 15 s).
     pub rollout_poll: Duration,
     /// Names this operator installation in ownership tags.
     pub instance_id: String,
@@ -145,11 +146,14 @@ impl Context {
         }
     }
 
-    /// The error policy: waits retry every 15 s, other errors back off per object.
+    /// The error policy: waits retry at the rollout poll period (at most 15 s), other
+    /// errors back off per object.
     pub fn error_action<K: Resource>(&self, kind: &'static str, obj: &K, err: &ReconcileError) -> Action {
         if err.is_wait() {
+            // A deletion waits for ECS (a service draining) or for other objects:
+            // looked at like a rollout, at most every 15 s.
             self.metrics.reconciles.get_or_create(&ReconcileLabels { kind, result: "requeue" }).inc();
-            return Action::requeue(Duration::from_secs(15));
+            return Action::requeue(self.config.rollout_poll.min(Duration::from_secs(15)));
         }
         self.metrics.reconciles.get_or_create(&ReconcileLabels { kind, result: "error" }).inc();
         let count = match self.failures.lock() {
