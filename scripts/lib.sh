@@ -9,6 +9,7 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE_DIR="${ECS_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ecs-operator}"
 TOOLS_MODULE="$REPO_ROOT/tests/tools"
+ARGOCD_MODULE="$REPO_ROOT/tests/argocd"
 MOTO_REQUIREMENTS="$REPO_ROOT/tests/moto-requirements.txt"
 
 say() { printf '==> %s\n' "$*" >&2; }
@@ -18,6 +19,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 files_hash() { cat "$@" | sha256sum | cut -c1-12; }
 
 tools_bin_dir() { echo "$CACHE_DIR/tools-$(files_hash "$TOOLS_MODULE/go.mod" "$TOOLS_MODULE/go.sum")/bin"; }
+argocd_bin_dir() { echo "$CACHE_DIR/argocd-$(files_hash "$ARGOCD_MODULE/go.mod" "$ARGOCD_MODULE/go.sum")/bin"; }
 moto_venv_dir() { echo "$CACHE_DIR/moto-$(files_hash "$MOTO_REQUIREMENTS")"; }
 
 # The version of a module as go.mod pins it.

@@ -25,7 +25,7 @@ running_pid() {
 
 build() {
   command -v cargo >/dev/null || die "Rust (cargo) is required (see README: prerequisites)"
-  ECS_OPERATOR_TOOLS_BIN="$(bash scripts/build-tools.sh)"
+  ECS_OPERATOR_TOOLS_BIN="$(ECS_OPERATOR_WITHOUT_ARGOCD=1 bash scripts/build-tools.sh)"
   export ECS_OPERATOR_TOOLS_BIN
   say "building ecs-operator and the sandbox"
   cargo build --locked -p ecs-operator --bin ecs-operator -p ecs-operator-tests --bin sandbox

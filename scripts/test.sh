@@ -10,7 +10,7 @@ command -v cargo >/dev/null || die "Rust (cargo) is required (see README: prereq
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE_DIR/target}"
 start=$SECONDS
 
-say "test-bed tools (etcd, kube-apiserver, kube-controller-manager, kubectl, helm, moto)"
+say "test-bed tools (etcd, kube-apiserver, kube-controller-manager, kubectl, helm, Argo CD, moto)"
 ECS_OPERATOR_TOOLS_BIN="$(bash scripts/build-tools.sh)"
 export ECS_OPERATOR_TOOLS_BIN
 
@@ -37,13 +37,18 @@ say "unit tests of the bed's ECS scheduler model (tests/support, moto's Python)"
 # In cargo's words, so that the closing line counts them too.
 awk '/^Ran [0-9]+ tests/ { ran = $2 } /^FAILED/ { match($0, /failures=[0-9]+/); f = substr($0, RSTART + 9, RLENGTH - 9) + 0;
      match($0, /errors=[0-9]+/); f += substr($0, RSTART + 7, RLENGTH - 7) + 0 }
-     END { printf "test result: python. %d passed; %d failed; 0 ignored\n", ran - f, f }' "$log" > "$log.py"
+     END { printf "test result: python. %d passed; %d failed; 0 ignored\n", ran - f, f }' "$log" > "$log.extra"
 
-say "unit and integration tests (real kube-apiserver, etcd, kube-controller-manager and moto on loopback)"
+say "Argo CD health checks, evaluated by Argo CD's own code (tests/argocd)"
+# The flags of the argocd build in build-tools.sh, so that both share compiled packages.
+(cd tests/argocd && CGO_ENABLED=0 go test -mod=mod -trimpath -count=1 -v ./...) 2>&1 | tee "$log" || status=$?
+awk '/^ *--- PASS/ { p++ } /^ *--- FAIL/ { f++ } END { printf "test result: go. %d passed; %d failed; 0 ignored\n", p, f }' "$log" >> "$log.extra"
+
+say "unit and integration tests (real kube-apiserver, etcd, kube-controller-manager, moto and Argo CD on loopback)"
 export ECS_OPERATOR_BIN="$CARGO_TARGET_DIR/debug/ecs-operator"
 cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
-cat "$log.py" >> "$log"
-rm -f "$log.py"
+cat "$log.extra" >> "$log"
+rm -f "$log.extra"
 say "finished in $((SECONDS - start))s"
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }

@@ -1,5 +1,6 @@
 //! Reading and waiting for the conditions of any ecs-operator object.
 
+use crate::health_capture::capture;
 use crate::wait::eventually;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::Api;
@@ -21,12 +22,15 @@ pub fn condition_of<K: Serialize>(obj: &K, type_: &str) -> Option<Condition> {
 /// Waits until the condition `type_` of `name` has `reason`, and returns it.
 pub async fn wait_for_reason<K>(api: &Api<K>, name: &str, type_: &str, reason: &str) -> Condition
 where
-    K: Clone + DeserializeOwned + Serialize + Debug,
+    K: Clone + DeserializeOwned + Serialize + Debug + kube::Resource<DynamicType = ()>,
 {
     eventually(CONDITION_WAIT, &format!("{name}: {type_} with reason {reason}"), || async {
         let obj = api.get(name).await.map_err(|e| e.to_string())?;
         match condition_of(&obj, type_) {
-            Some(c) if c.reason == reason => Ok(c),
+            Some(c) if c.reason == reason => {
+                capture(&obj);
+                Ok(c)
+            }
             other => Err(format!("{other:?}")),
         }
     })
@@ -36,12 +40,15 @@ where
 /// Waits until `name` is Ready for `generation`, and returns the object.
 pub async fn wait_ready<K>(api: &Api<K>, name: &str, generation: i64) -> K
 where
-    K: Clone + DeserializeOwned + Serialize + Debug,
+    K: Clone + DeserializeOwned + Serialize + Debug + kube::Resource<DynamicType = ()>,
 {
     eventually(CONDITION_WAIT, &format!("{name} generation {generation} Ready"), || async {
         let obj = api.get(name).await.map_err(|e| e.to_string())?;
         match condition_of(&obj, "Ready") {
-            Some(c) if c.status == "True" && c.observed_generation == Some(generation) => Ok(obj),
+            Some(c) if c.status == "True" && c.observed_generation == Some(generation) => {
+                capture(&obj);
+                Ok(obj)
+            }
             other => Err(format!("{other:?}")),
         }
     })
@@ -52,7 +59,7 @@ where
 /// edit applied in full), and returns the object.
 pub async fn wait_converged<K>(api: &Api<K>, name: &str) -> K
 where
-    K: Clone + DeserializeOwned + Serialize + Debug + kube::Resource,
+    K: Clone + DeserializeOwned + Serialize + Debug + kube::Resource<DynamicType = ()>,
 {
     eventually(CONDITION_WAIT, &format!("{name} Ready and Synced for its generation"), || async {
         let obj = api.get(name).await.map_err(|e| e.to_string())?;
@@ -61,6 +68,7 @@ where
             condition_of(&obj, type_).is_some_and(|c| c.status == "True" && c.observed_generation == generation)
         };
         if current("Ready") && current("Synced") {
+            capture(&obj);
             Ok(obj)
         } else {
             Err(format!("{:?} / {:?}", condition_of(&obj, "Ready"), condition_of(&obj, "Synced")))

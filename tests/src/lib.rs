@@ -2,10 +2,12 @@
 //! kube-apiserver), moto's server mode as AWS, and the operator binary, all on
 //! loopback, plus the helpers the integration tests share.
 
+pub mod argocd;
 pub mod certs;
 pub mod conditions;
 pub mod control_plane;
 pub mod fixtures;
+pub mod health_capture;
 pub mod moto;
 pub mod operator;
 pub mod process;

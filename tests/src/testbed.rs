@@ -24,6 +24,8 @@ pub enum TestBedError {
     ControlPlane(#[from] ControlPlaneError),
     #[error(transparent)]
     Moto(#[from] MotoError),
+    #[error(transparent)]
+    Process(#[from] crate::process::ProcessError),
     #[error("io error: {0}")]
     Io(#[from] std::io::Error),
     #[error("kubernetes: {0}")]

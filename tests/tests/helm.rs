@@ -30,6 +30,12 @@ async fn the_chart_installs_and_its_rbac_is_enough_to_reconcile() {
         ])
         .unwrap();
     assert!(install.status.success(), "helm install: {}", String::from_utf8_lossy(&install.stderr));
+    let notes = String::from_utf8_lossy(&install.stdout);
+    assert!(
+        notes.contains("Check that it works")
+            && notes.contains(&format!("It watches the namespaces: {}", ctx.namespace)),
+        "NOTES.txt tells how to check the operator: {notes}"
+    );
     let deployment = ctx.kubectl_ok(&["get", "deployment", "-o", "name"]).unwrap();
     assert!(deployment.contains(&format!("deployment.apps/{release}-ecs-operator")), "{deployment}");
 
@@ -52,4 +58,103 @@ spec: {{clusterName: {}-rbac, capacityProviders: [FARGATE]}}
     assert!(events.contains("Created"), "{events}");
     // And deletion (finalizer removal) works under the same RBAC.
     ctx.kubectl_ok(&["delete", "ecscluster/rbac", "--timeout=60s"]).unwrap();
+}
+
+/// `helm template` of the chart with `--set` values, as parsed documents.
+fn render(ctx: &TestContext, sets: &[&str]) -> Result<Vec<serde_json::Value>, String> {
+    let chart = repo_root().join("charts/ecs-operator");
+    let mut args = vec!["template", "eo", chart.to_str().unwrap(), "--namespace", "ops"];
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    let out = ctx.bed.helm(&args).unwrap();
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    Ok(text
+        .split("\n---")
+        .filter_map(|doc| serde_yaml::from_str::<serde_json::Value>(doc).ok())
+        .filter(|v| v.is_object())
+        .collect())
+}
+
+fn of_kind<'a>(docs: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json::Value> {
+    docs.iter().filter(|d| d["kind"] == kind).collect()
+}
+
+#[tokio::test]
+async fn the_chart_lints_strictly_and_its_switches_render_what_they_say() {
+    let ctx = TestContext::new("helm-template").await.unwrap();
+    let chart = repo_root().join("charts/ecs-operator");
+    let lint = ctx.bed.helm(&["lint", "--strict", chart.to_str().unwrap()]).unwrap();
+    assert!(lint.status.success(), "helm lint --strict: {}", String::from_utf8_lossy(&lint.stdout));
+
+    // The chart's version and appVersion are the workspace's.
+    let meta: serde_json::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(chart.join("Chart.yaml")).unwrap()).unwrap();
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!((meta["version"].as_str(), meta["appVersion"].as_str()), (Some(version), Some(version)));
+
+    // Defaults: all namespaces (a ClusterRole), no IRSA annotation, no ServiceMonitor.
+    let docs = render(&ctx, &[]).unwrap();
+    let deployment = of_kind(&docs, "Deployment")[0];
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    let image = container["image"].as_str().unwrap();
+    assert!(image.ends_with(&format!(":{version}")), "the image tag defaults to the appVersion: {image}");
+    assert!(of_kind(&docs, "ServiceMonitor").is_empty());
+    assert!(of_kind(&docs, "ServiceAccount")[0]["metadata"].get("annotations").is_none());
+    let cluster_roles = of_kind(&docs, "ClusterRole");
+    assert!(cluster_roles.len() >= 2, "the CRD reader and the operator's ClusterRole: {}", cluster_roles.len());
+    assert!(of_kind(&docs, "Role").is_empty());
+
+    // IRSA: the role ARN becomes the service account's annotation.
+    let arn = "arn:aws:iam::123456789012:role/ecs-operator";
+    let docs = render(&ctx, &[&format!("aws.roleArn={arn}"), "serviceAccount.annotations.team=platform"]).unwrap();
+    let annotations = &of_kind(&docs, "ServiceAccount")[0]["metadata"]["annotations"];
+    assert_eq!(annotations["eks.amazonaws.com/role-arn"], arn);
+    assert_eq!(annotations["team"], "platform");
+
+    // Metrics: a ServiceMonitor with the labels Prometheus selects by.
+    let docs =
+        render(&ctx, &["metrics.serviceMonitor.enabled=true", "metrics.serviceMonitor.labels.release=prom"]).unwrap();
+    let monitor = of_kind(&docs, "ServiceMonitor")[0];
+    assert_eq!(monitor["metadata"]["labels"]["release"], "prom");
+    assert_eq!(monitor["spec"]["endpoints"][0]["port"], "metrics");
+
+    // Resources, pod labels and priority class reach the pod.
+    let docs = render(
+        &ctx,
+        &["resources.limits.memory=512Mi", "podLabels.tier=ops", "priorityClassName=system-cluster-critical"],
+    )
+    .unwrap();
+    let pod = &of_kind(&docs, "Deployment")[0]["spec"]["template"];
+    assert_eq!(pod["spec"]["containers"][0]["resources"]["limits"]["memory"], "512Mi");
+    assert_eq!(pod["metadata"]["labels"]["tier"], "ops");
+    assert_eq!(pod["spec"]["priorityClassName"], "system-cluster-critical");
+
+    // Namespaces to watch: one --namespace per namespace and a Role in each, no
+    // ClusterRole for the custom resources.
+    let docs = render(&ctx, &["watchNamespaces={shop,billing}"]).unwrap();
+    let args: Vec<&str> = of_kind(&docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert!(args.contains(&"--namespace=shop") && args.contains(&"--namespace=billing"), "{args:?}");
+    let roles: Vec<&str> = of_kind(&docs, "Role").iter().filter_map(|r| r["metadata"]["namespace"].as_str()).collect();
+    assert_eq!(roles, ["shop", "billing"]);
+    assert_eq!(of_kind(&docs, "ClusterRole").len(), 1, "only the CRD reader");
+
+    // A typo or a wrong type in values fails at install, with the field named.
+    for (bad, field) in
+        [("resyncSecond=5", "resyncSecond"), ("logFormat=yaml", "logFormat"), ("aws.region=EU", "region")]
+    {
+        let err = render(&ctx, &[bad]).expect_err(bad);
+        assert!(
+            err.contains("values don't meet the specifications of the schema") && err.contains(field),
+            "{bad}: {err}"
+        );
+    }
 }

@@ -44,6 +44,7 @@ where
     let deadline = Instant::now() + WAIT;
     loop {
         let obj = api.get("api").await.unwrap();
+        ecs_operator_tests::health_capture::capture(&obj);
         let state = ["Ready", "Progressing", "Degraded"]
             .map(|t| condition_of(&obj, t).map(|c| c.status).unwrap_or_else(|| "-".into()));
         if seen.last() != Some(&state) {
@@ -235,11 +236,24 @@ async fn a_failing_image_with_rollback_is_degraded_stays_on_the_old_revision_and
 #[tokio::test]
 async fn scaling_up_down_to_zero_and_autoscaling_bounds_are_followed_by_ready() {
     let ctx = TestContext::new("roll-scale").await.unwrap();
-    let _op = ctx.start_operator(&["--resync-seconds", "5"]).unwrap();
+    let mut op = ctx.start_operator(&["--resync-seconds", "5"]).unwrap();
     let net = ctx.bed.seed_network(&ctx.prefix).unwrap();
     let cluster = format!("{}-web", ctx.prefix);
     ctx.apply_ok(&cluster_and_task(&ctx, &cluster, "nginx:1.27", "awsvpc", "FARGATE")).unwrap();
     let api: Api<Service> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    ctx.apply_ok(&service(&net, Some(1), "")).unwrap();
+    wait_converged(&api, "api").await;
+
+    // A change the operator has not seen (it is stopped): the status, Ready included,
+    // still describes the previous generation, so nobody reads it as current.
+    op.stop();
+    ctx.apply_ok(&service(&net, Some(5), "")).unwrap();
+    let unseen = api.get("api").await.unwrap();
+    ecs_operator_tests::health_capture::capture(&unseen);
+    let behind = unseen.status.as_ref().and_then(|s| s.observed_generation);
+    assert!(behind < unseen.metadata.generation, "observedGeneration {behind:?} is behind");
+    assert!(condition_of(&unseen, "Ready").unwrap().observed_generation < unseen.metadata.generation);
+    let _op = ctx.start_operator(&["--resync-seconds", "5"]).unwrap();
     for desired in [1, 5, 0] {
         ctx.apply_ok(&service(&net, Some(desired), "")).unwrap();
         let obj = wait_converged(&api, "api").await;

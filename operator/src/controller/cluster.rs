@@ -89,7 +89,8 @@ async fn report_aws_error(
     if super::is_new_problem(obj, &message) {
         ctx.event(obj, EventType::Warning, "AwsError", "Reconcile", message.clone()).await;
     }
-    write_status(api, obj, t, observed, &Outcome::AwsError(message)).await?;
+    let outcome = if err.is_retryable() { Outcome::AwsRetrying(message) } else { Outcome::AwsError(message) };
+    write_status(api, obj, t, observed, &outcome).await?;
     super::after_aws_error(err)
 }
 
@@ -235,7 +236,8 @@ async fn apply(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Actio
             if super::is_new_problem(obj, &message) {
                 ctx.event(obj, EventType::Warning, "AwsError", "Reconcile", message.clone()).await;
             }
-            write_status_owning(api, obj, &t, current.as_ref(), &Outcome::AwsError(message), &owned).await?;
+            let outcome = if e.is_retryable() { Outcome::AwsRetrying(message) } else { Outcome::AwsError(message) };
+            write_status_owning(api, obj, &t, current.as_ref(), &outcome, &owned).await?;
             return super::after_aws_error(e);
         }
         ctx.event(obj, EventType::Normal, reason, "Reconcile", note).await;

@@ -134,7 +134,8 @@ impl Report<'_> {
         if is_new_problem(self.obj, &message) {
             ctx.event(self.obj, EventType::Warning, "AwsError", "Reconcile", message.clone()).await;
         }
-        self.write(observed, &Outcome::AwsError(message)).await?;
+        let outcome = if err.is_retryable() { Outcome::AwsRetrying(message) } else { Outcome::AwsError(message) };
+        self.write(observed, &outcome).await?;
         super::after_aws_error(err)
     }
 

@@ -85,7 +85,8 @@ async fn report_aws_error(
     if super::is_new_problem(obj, &message) {
         ctx.event(obj, EventType::Warning, "AwsError", "Reconcile", message.clone()).await;
     }
-    write_status(api, obj, t, None, previous_kept(obj), &Outcome::AwsError(message)).await?;
+    let outcome = if err.is_retryable() { Outcome::AwsRetrying(message) } else { Outcome::AwsError(message) };
+    write_status(api, obj, t, None, previous_kept(obj), &outcome).await?;
     super::after_aws_error(err)
 }
 

@@ -276,8 +276,10 @@ pub enum Outcome {
     Invalid(String),
     /// A same-named resource is not ours.
     Conflict(String),
-    /// AWS refused or failed.
+    /// AWS refused the request; retrying the same spec cannot help.
     AwsError(String),
+    /// AWS failed in a way that retrying may fix (throttling, a server error).
+    AwsRetrying(String),
     /// Deletion waits for something.
     DeletionBlocked(String),
 }
@@ -320,6 +322,7 @@ pub fn status(
         Outcome::Invalid(m) => (false, "Invalid", m.clone()),
         Outcome::Conflict(m) => (false, "Conflict", m.clone()),
         Outcome::AwsError(m) => (false, "AwsError", m.clone()),
+        Outcome::AwsRetrying(m) => (false, "AwsRetrying", m.clone()),
         Outcome::DeletionBlocked(m) => (false, "DeletionBlocked", m.clone()),
     };
     conditions::set(

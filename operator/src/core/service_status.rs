@@ -17,7 +17,10 @@ pub enum Outcome {
     Invalid(String),
     Conflict(String),
     Immutable(String),
+    /// AWS refused the request; retrying the same spec cannot help.
     AwsError(String),
+    /// AWS failed in a way that retrying may fix (throttling, a server error).
+    AwsRetrying(String),
     Deleting(String),
 }
 
@@ -199,10 +202,10 @@ fn rollout<'a>(o: &ObservedService, inputs: &StatusInputs<'_>) -> [ConditionUpda
                     type_: READY,
                     status: false,
                     reason: "OutsideAutoscalingBounds",
-                    message: format!(
-                        "desired count {} is outside the autoscaling bounds {:?}",
-                        o.desired_count, inputs.autoscaling
-                    ),
+                    message: {
+                        let (min, max) = inputs.autoscaling.unwrap_or_default();
+                        format!("desired count {} is outside the autoscaling bounds (min {min}, max {max})", o.desired_count)
+                    },
                 }
             } else {
                 ConditionUpdate {
@@ -257,6 +260,7 @@ pub fn status(
         Outcome::Conflict(m) => (false, "Conflict", m.clone()),
         Outcome::Immutable(m) => (false, "ImmutableFieldChanged", m.clone()),
         Outcome::AwsError(m) => (false, "AwsError", m.clone()),
+        Outcome::AwsRetrying(m) => (false, "AwsRetrying", m.clone()),
         Outcome::Deleting(m) => (false, "Deleting", m.clone()),
     };
     status.rolled_back_task_definition_arn = inputs.rolled_back_from.map(str::to_string);

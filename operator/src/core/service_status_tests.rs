@@ -245,7 +245,10 @@ fn autoscaling_bounds_are_respected() {
     let o = service(TD1, 12, 12, vec![deployment("ecs-svc/1", "PRIMARY", "COMPLETED", TD1, 12, 12)]);
     let mut i = inputs(TD1);
     i.autoscaling = Some((2, 10));
-    assert_eq!(cond(&status(None, Some(&o), &Outcome::Synced, i.clone()), READY).1, "OutsideAutoscalingBounds");
+    let outside = status(None, Some(&o), &Outcome::Synced, i.clone());
+    let (_, reason, message) = cond(&outside, READY);
+    assert_eq!(reason, "OutsideAutoscalingBounds");
+    assert_eq!(message, "desired count 12 is outside the autoscaling bounds (min 2, max 10)");
     i.autoscaling = Some((2, 20));
     assert_eq!(cond(&status(None, Some(&o), &Outcome::Synced, i), READY).0, "True");
 }

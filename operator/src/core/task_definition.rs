@@ -232,7 +232,10 @@ pub enum Outcome {
     Synced,
     Invalid(String),
     Conflict(String),
+    /// AWS refused the request; retrying the same spec cannot help.
     AwsError(String),
+    /// AWS failed in a way that retrying may fix (throttling, a server error).
+    AwsRetrying(String),
     /// Deletion waits, for example for Services still running a revision.
     DeletionBlocked(String),
 }
@@ -271,6 +274,7 @@ pub fn status(
         Outcome::Invalid(m) => (false, "Invalid", m.clone()),
         Outcome::Conflict(m) => (false, "Conflict", m.clone()),
         Outcome::AwsError(m) => (false, "AwsError", m.clone()),
+        Outcome::AwsRetrying(m) => (false, "AwsRetrying", m.clone()),
         Outcome::DeletionBlocked(m) => (false, "DeletionBlocked", m.clone()),
     };
     conditions::set(

@@ -257,3 +257,18 @@ fn status_reports_the_revision_and_kept_history() {
     let synced = conditions::find(&s.conditions, SYNCED).unwrap();
     assert_eq!((synced.reason.as_str(), synced.message.as_str()), ("Invalid", "bad"));
 }
+
+#[test]
+fn aws_errors_say_whether_retrying_can_help() {
+    let now = Timestamp::from_second(1_700_000_000).unwrap();
+    let reason = |outcome: &Outcome| {
+        let s = status(None, Some(1), "api", "us-east-1", None, vec![], outcome, now);
+        let synced = conditions::find(&s.conditions, SYNCED).unwrap().reason.clone();
+        let ready = conditions::find(&s.conditions, READY).unwrap().reason.clone();
+        (synced, ready)
+    };
+    let retrying = reason(&Outcome::AwsRetrying("RegisterTaskDefinition failed: ThrottlingException".into()));
+    assert_eq!(retrying, ("AwsRetrying".to_string(), "AwsRetrying".to_string()));
+    let refused = reason(&Outcome::AwsError("RegisterTaskDefinition failed: AccessDeniedException".into()));
+    assert_eq!(refused, ("AwsError".to_string(), "AwsError".to_string()));
+}
