@@ -178,10 +178,20 @@ fn install_argocd_objects(bed: &TestBed, namespace: &str) -> Result<(), TestBedE
             Err(TestBedError::Setup(format!("kubectl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr))))
         }
     };
-    let crds = bed.tools_bin.join("argocd-crds");
+    // A link to the directory: kubectl wants the directory itself.
+    let crds = std::fs::canonicalize(bed.tools_bin.join("argocd-crds"))?;
     let crds = crds.to_string_lossy();
     kubectl(&["apply", "--server-side", "--field-manager=testbed", "-f", &crds], None)?;
-    kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "-f", &crds], None)?;
+    // A CRD that has no conditions yet makes `kubectl wait` fail at once: try again.
+    let mut established = kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "-f", &crds], None);
+    for _ in 0..20 {
+        if established.is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+        established = kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "-f", &crds], None);
+    }
+    established?;
     kubectl(&["create", "namespace", namespace], None)?;
 
     let patch = repo_root().join("argocd/argocd-cm-patch.yaml");

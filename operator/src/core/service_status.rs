@@ -204,7 +204,10 @@ fn rollout<'a>(o: &ObservedService, inputs: &StatusInputs<'_>) -> [ConditionUpda
                     reason: "OutsideAutoscalingBounds",
                     message: {
                         let (min, max) = inputs.autoscaling.unwrap_or_default();
-                        format!("desired count {} is outside the autoscaling bounds (min {min}, max {max})", o.desired_count)
+                        format!(
+                            "desired count {} is outside the autoscaling bounds (min {min}, max {max})",
+                            o.desired_count
+                        )
                     },
                 }
             } else {
