@@ -2,8 +2,13 @@
 //! enough for the operator: the operator runs with the chart's ServiceAccount token.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use ecs_operator::crd::Service;
+use ecs_operator_tests::conditions::wait_converged;
+use ecs_operator_tests::fixtures::{cluster_and_task, describe, network};
 use ecs_operator_tests::testbed::repo_root;
-use ecs_operator_tests::{OperatorProcess, TestContext};
+use ecs_operator_tests::{OperatorProcess, TestContext, eventually};
+use kube::Api;
+use std::time::Duration;
 
 #[tokio::test]
 async fn the_chart_installs_and_its_rbac_is_enough_to_reconcile() {
@@ -157,4 +162,69 @@ async fn the_chart_lints_strictly_and_its_switches_render_what_they_say() {
             "{bad}: {err}"
         );
     }
+}
+
+/// Runs the operator as the chart's ServiceAccount of `release` (no kubelet runs
+/// here, so the Deployment's pod never starts).
+async fn operator_as_chart_account(ctx: &TestContext, release: &str, log: &str) -> OperatorProcess {
+    let kubeconfig = ctx.service_account_kubeconfig(&format!("{release}-ecs-operator")).await.unwrap();
+    let log = ctx.bed.dir.join(format!("{}-{log}.log", ctx.namespace));
+    OperatorProcess::start_with_kubeconfig(ctx.bed, &kubeconfig, &ctx.namespace, &log, &["--resync-seconds", "5"])
+        .unwrap()
+}
+
+#[tokio::test]
+async fn upgrading_from_the_previous_chart_release_changes_nothing_in_aws() {
+    let ctx = TestContext::new("helm-upgrade").await.unwrap();
+    // The chart as released before this one (tests/fixtures, packaged from git).
+    let previous = repo_root().join("tests/fixtures/ecs-operator-0.1.0.tgz");
+    let release = format!("up-{}", ctx.prefix);
+    let namespaces = format!("watchNamespaces={{{}}}", ctx.namespace);
+    let helm = |args: &[&str]| {
+        let out = ctx.bed.helm(args).unwrap();
+        assert!(out.status.success(), "helm {}: {}", args[0], String::from_utf8_lossy(&out.stderr));
+    };
+    let ns = ctx.namespace.as_str();
+    helm(&["install", &release, previous.to_str().unwrap(), "-n", ns, "--skip-crds", "--set", &namespaces]);
+    let selector = || ctx.kubectl_ok(&["get", "deployment", "-o", "jsonpath={.items[0].spec.selector}"]).unwrap();
+    let selector_before = selector();
+
+    let op = operator_as_chart_account(&ctx, &release, "operator-before").await;
+    let net = ctx.bed.seed_network(&ctx.prefix).unwrap();
+    let cluster = format!("{}-web", ctx.prefix);
+    ctx.apply_ok(&cluster_and_task(&ctx, &cluster, "nginx:1.27", "awsvpc", "FARGATE")).unwrap();
+    ctx.apply_ok(&format!(
+        "apiVersion: ecs.operator.dev/v1alpha1
+kind: Service
+metadata: {{name: api}}
+spec:
+  clusterRef: {{name: web}}
+  taskDefinitionRef: {{name: api}}
+  desiredCount: 2
+  launchType: FARGATE
+{}",
+        network(&net)
+    ))
+    .unwrap();
+    let services: Api<Service> = Api::namespaced(ctx.client.clone(), ns);
+    let before = wait_converged(&services, "api").await.status.unwrap();
+    drop(op);
+
+    // The upgrade: the new chart over the old release; then the operator restarts
+    // under the upgraded RBAC, as the rolled pod would.
+    let chart = repo_root().join("charts/ecs-operator");
+    helm(&["upgrade", &release, chart.to_str().unwrap(), "-n", ns, "--set", &namespaces]);
+    assert_eq!(selector(), selector_before, "the Deployment's selector is immutable: an upgrade must keep it");
+    let op = operator_as_chart_account(&ctx, &release, "operator-after").await;
+    let seen = op.successful_reconciles("Service").unwrap();
+    eventually(Duration::from_secs(40), "two resyncs of the Service after the upgrade", || async {
+        let n = op.successful_reconciles("Service").map_err(|e| e.to_string())?;
+        if n >= seen + 2 { Ok(()) } else { Err(format!("{n} reconciles")) }
+    })
+    .await;
+    assert_eq!(op.aws_writes().unwrap(), 0, "the upgraded operator wrote nothing to AWS");
+    let after = wait_converged(&services, "api").await.status.unwrap();
+    assert_eq!(after.deployments, before.deployments, "the ECS service was not redeployed");
+    let svc = describe(&ctx, &cluster, "api").await.unwrap();
+    assert_eq!(svc.deployments().len(), 1);
 }
