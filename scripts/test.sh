@@ -30,7 +30,7 @@ if [[ -d charts/ecs-operator/crds ]] && ! diff -u crds/ecs.operator.dev.yaml cha
 fi
 
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log" "$log.extra"' EXIT
 status=0
 say "unit tests of the bed's ECS scheduler model (tests/support, moto's Python)"
 "$(moto_venv_dir)/bin/python" -m unittest discover -s tests/support -p 'test_*.py' -v 2>&1 | tee "$log" || status=$?
@@ -46,9 +46,46 @@ awk '/^ *--- PASS/ { p++ } /^ *--- FAIL/ { f++ } END { printf "test result: go. 
 
 say "unit and integration tests (real kube-apiserver, etcd, kube-controller-manager, moto and Argo CD on loopback)"
 export ECS_OPERATOR_BIN="$CARGO_TARGET_DIR/debug/ecs-operator"
-cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
+# Arguments before `--` choose what cargo builds (`--test cluster`), after it what
+# the test binaries run (a name filter).
+cargo_args=() test_args=()
+while (($#)); do [[ "$1" == -- ]] && { shift; test_args=("$@"); break; }; cargo_args+=("$1"); shift; done
+cargo test --workspace --locked --no-run --message-format=json-render-diagnostics "${cargo_args[@]}" > "$log.json" \
+  || { status=$?; cat "$log.json" >&2; }
+# Every test binary starts its own bed and spends most of its time waiting for
+# rollouts, so several run at once (cargo test runs them one after another). Each
+# one's output is kept whole and shown in order; the slowest start first.
+mapfile -t binaries < <(python3 - "$log.json" <<'PY'
+import json, os, sys
+slow_first = ["edit_walk", "rollouts", "gitops", "edits", "service", "cluster"]
+found = []
+for line in open(sys.argv[1]):
+    m = json.loads(line) if line.startswith("{") else {}
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
+        name = m["target"]["name"] + ("" if "test" in m["target"]["kind"] else "-" + m["target"]["kind"][0])
+        found.append((name, m["executable"], os.path.dirname(m["manifest_path"])))
+found.sort(key=lambda f: slow_first.index(f[0]) if f[0] in slow_first else len(slow_first))
+for name, exe, cwd in found:
+    print(f"{name}\t{exe}\t{cwd}")
+PY
+)
+runs="$(mktemp -d)"
+trap 'rm -rf "$log" "$log.json" "$log.extra" "$runs"' EXIT
+jobs_max="${ECS_OPERATOR_TEST_JOBS:-3}"
+running=0
+for entry in "${binaries[@]}"; do
+  IFS=$'\t' read -r name exe cwd <<<"$entry"
+  (cd "$cwd" && "$exe" "${test_args[@]}" > "$runs/$name.log" 2>&1; echo $? > "$runs/$name.rc") &
+  if (( ++running >= jobs_max )); then wait -n; running=$((running - 1)); fi
+done
+wait
+: > "$log"
+for entry in "${binaries[@]}"; do
+  IFS=$'\t' read -r name exe _ <<<"$entry"
+  { echo "     Running $name ($exe)"; cat "$runs/$name.log"; } | tee -a "$log"
+  [[ "$(cat "$runs/$name.rc")" == 0 ]] || status=1
+done
 cat "$log.extra" >> "$log"
-rm -f "$log.extra"
 say "finished in $((SECONDS - start))s"
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
