@@ -55,52 +55,54 @@ build helm helm.sh/helm/v3/cmd/helm "$HELM_LDFLAGS" "$HELM_VERSION"
 # for the GitOps test; the sandbox goes without (ECS_OPERATOR_WITHOUT_ARGOCD=1).
 # One binary; it acts as the component its file is named after.
 if [[ "${ECS_OPERATOR_WITHOUT_ARGOCD:-}" != 1 ]]; then
-ARGOCD_VERSION="$(awk '$1 == "require" && $2 == "github.com/argoproj/argo-cd/v2" { print $3 }' "$ARGOCD_MODULE/go.mod")"
-ARGOCD_BIN="$(argocd_bin_dir)"
-if [[ ! -x "$ARGOCD_BIN/argocd" ]]; then
-  ARGOCD_SRC="$(cd "$ARGOCD_MODULE" && go mod download -json github.com/argoproj/argo-cd/v2 | awk -F'"' '$2 == "Dir" { print $4 }')"
-  [[ -d "$ARGOCD_SRC" ]] || die "could not download github.com/argoproj/argo-cd/v2 $ARGOCD_VERSION"
-  # The bed's one change to Argo CD: the application controller's metrics server
-  # listens on 127.0.0.1 instead of every interface, like every other server of the
-  # bed. Built from a copy of the published module (hard links, one file changed),
-  # through a build-only go.mod that replaces the module with the copy.
-  mkdir -p "$ARGOCD_BIN"
-  work="$ARGOCD_BIN/.."
-  rm -rf "$work/src"
-  cp -al "$ARGOCD_SRC" "$work/src"
-  chmod u+w "$work/src/controller"
-  sed 's/"0.0.0.0:%d", metricsPort/"127.0.0.1:%d", metricsPort/' "$ARGOCD_SRC/controller/appcontroller.go" \
-    > "$work/src/controller/appcontroller.go.loopback"
-  grep -q '"127.0.0.1:%d", metricsPort' "$work/src/controller/appcontroller.go.loopback" \
-    || die "Argo CD's controller no longer matches the bed's loopback change"
-  mv -f "$work/src/controller/appcontroller.go.loopback" "$work/src/controller/appcontroller.go"
-  { cat "$ARGOCD_MODULE/go.mod"; echo "replace github.com/argoproj/argo-cd/v2 => $work/src"; } > "$work/build.mod"
-  cp "$ARGOCD_MODULE/go.sum" "$work/build.sum"
-  mkdir -p "$work/crds"
-  cp "$ARGOCD_SRC"/manifests/crds/{application,appproject}-crd.yaml "$work/crds/"
-fi
-build argocd github.com/argoproj/argo-cd/v2/cmd \
-  "-s -w -X github.com/argoproj/argo-cd/v2/common.version=${ARGOCD_VERSION#v}" "$ARGOCD_VERSION" "$ARGOCD_MODULE" "$ARGOCD_BIN" \
-  -modfile "$ARGOCD_BIN/../build.mod"
-ln -sfn "$ARGOCD_BIN/../crds" "$BIN/argocd-crds"
-for name in argocd argocd-application-controller argocd-repo-server; do
-  ln -sf "$ARGOCD_BIN/argocd" "$BIN/$name"
-done
-
-# What the GitOps test needs from the system: git (the repository and git daemon)
-# and a real redis server (Argo CD's cache), from Debian's packages.
-missing=()
-command -v git >/dev/null || missing+=(git)
-command -v redis-server >/dev/null || missing+=(redis-server)
-if ((${#missing[@]})); then
-  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-    say "installing ${missing[*]} from Debian's packages"
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-  else
-    die "the GitOps test needs ${missing[*]}: install them (Debian: apt-get install ${missing[*]})"
+  ARGOCD_VERSION="$(awk '$1 == "require" && $2 == "github.com/argoproj/argo-cd/v2" { print $3 }' "$ARGOCD_MODULE/go.mod")"
+  ARGOCD_BIN="$(argocd_bin_dir)"
+  if [[ ! -x "$ARGOCD_BIN/argocd" ]]; then
+    ARGOCD_SRC="$(cd "$ARGOCD_MODULE" && go mod download -json github.com/argoproj/argo-cd/v2 | awk -F'"' '$2 == "Dir" { print $4 }')"
+    [[ -d "$ARGOCD_SRC" ]] || die "could not download github.com/argoproj/argo-cd/v2 $ARGOCD_VERSION"
+    # The bed's one change to Argo CD: the application controller's metrics server
+    # listens on 127.0.0.1 instead of every interface, like every other server of the
+    # bed. Built from a copy of the published module (hard links, one file changed),
+    # through a build-only go.mod that replaces the module with the copy.
+    mkdir -p "$ARGOCD_BIN"
+    work="$ARGOCD_BIN/.."
+    # The module cache is read-only: make the old copy's directories removable.
+    [[ -d "$work/src" ]] && find "$work/src" -type d -exec chmod u+w {} +
+    rm -rf "$work/src"
+    cp -al "$ARGOCD_SRC" "$work/src" 2>/dev/null || cp -a "$ARGOCD_SRC" "$work/src"
+    chmod u+w "$work/src/controller"
+    sed 's/"0.0.0.0:%d", metricsPort/"127.0.0.1:%d", metricsPort/' "$ARGOCD_SRC/controller/appcontroller.go" \
+      > "$work/src/controller/appcontroller.go.loopback"
+    grep -q '"127.0.0.1:%d", metricsPort' "$work/src/controller/appcontroller.go.loopback" \
+      || die "Argo CD's controller no longer matches the bed's loopback change"
+    mv -f "$work/src/controller/appcontroller.go.loopback" "$work/src/controller/appcontroller.go"
+    { cat "$ARGOCD_MODULE/go.mod"; echo "replace github.com/argoproj/argo-cd/v2 => $work/src"; } > "$work/build.mod"
+    cp "$ARGOCD_MODULE/go.sum" "$work/build.sum"
+    mkdir -p "$work/crds"
+    cp "$ARGOCD_SRC"/manifests/crds/{application,appproject}-crd.yaml "$work/crds/"
   fi
-fi
+  build argocd github.com/argoproj/argo-cd/v2/cmd \
+    "-s -w -X github.com/argoproj/argo-cd/v2/common.version=${ARGOCD_VERSION#v}" "$ARGOCD_VERSION" "$ARGOCD_MODULE" "$ARGOCD_BIN" \
+    -modfile "$ARGOCD_BIN/../build.mod"
+  ln -sfn "$ARGOCD_BIN/../crds" "$BIN/argocd-crds"
+  for name in argocd argocd-application-controller argocd-repo-server; do
+    ln -sf "$ARGOCD_BIN/argocd" "$BIN/$name"
+  done
+
+  # What the GitOps test needs from the system: git (the repository and git daemon)
+  # and a real redis server (Argo CD's cache), from Debian's packages.
+  missing=()
+  command -v git >/dev/null || missing+=(git)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  if ((${#missing[@]})); then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+      say "installing ${missing[*]} from Debian's packages"
+      apt-get update -qq >&2
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+    else
+      die "the GitOps test needs ${missing[*]}: install them (Debian: apt-get install ${missing[*]})"
+    fi
+  fi
 fi
 
 VENV="$(moto_venv_dir)"

@@ -50,8 +50,9 @@ export ECS_OPERATOR_BIN="$CARGO_TARGET_DIR/debug/ecs-operator"
 # the test binaries run (a name filter).
 cargo_args=() test_args=()
 while (($#)); do [[ "$1" == -- ]] && { shift; test_args=("$@"); break; }; cargo_args+=("$1"); shift; done
+# Compiler messages go to the terminal; the JSON on stdout names the binaries.
 cargo test --workspace --locked --no-run --message-format=json-render-diagnostics "${cargo_args[@]}" > "$log.json" \
-  || { status=$?; cat "$log.json" >&2; }
+  || status=$?
 # Every test binary starts its own bed and spends most of its time waiting for
 # rollouts, so several run at once (cargo test runs them one after another). Each
 # one's output is kept whole and shown in order; the slowest start first.

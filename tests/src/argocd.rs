@@ -25,8 +25,6 @@ pub struct ArgoCd {
     pub repo_url: String,
     /// A clone of the repository to commit to; `commit` pushes it.
     pub work_tree: PathBuf,
-    /// The application controller's metrics, on loopback.
-    pub controller_metrics_url: String,
 }
 
 fn setup(what: &str, out: std::io::Result<std::process::Output>) -> Result<String, TestBedError> {
@@ -96,7 +94,6 @@ impl ArgoCd {
             namespace: namespace.to_string(),
             repo_url,
             work_tree,
-            controller_metrics_url: format!("http://127.0.0.1:{metrics_port}/metrics"),
         })
     }
 

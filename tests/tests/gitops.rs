@@ -180,8 +180,7 @@ fn with_image(task_definition: &str, image: &str) -> String {
 fn health_history(timeline: &Arc<Mutex<Timeline>>, resource: &str, from: Duration) -> Vec<String> {
     let t = timeline.lock().unwrap();
     let mut out: Vec<String> = Vec::new();
-    for (at, v, _) in t.seen.iter().filter(|(at, _, _)| *at >= from) {
-        let _ = at;
+    for (_, v, _) in t.seen.iter().filter(|(at, _, _)| *at >= from) {
         if let Some((h, _)) = v.resources.get(resource)
             && out.last() != Some(h)
         {
