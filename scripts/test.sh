@@ -76,15 +76,16 @@ jobs_max="${ECS_OPERATOR_TEST_JOBS:-3}"
 running=0
 for entry in "${binaries[@]}"; do
   IFS=$'\t' read -r name exe cwd <<<"$entry"
-  (cd "$cwd" && "$exe" "${test_args[@]}" > "$runs/$name.log" 2>&1; echo $? > "$runs/$name.rc") &
-  if (( ++running >= jobs_max )); then wait -n; running=$((running - 1)); fi
+  # `set +e`: a failing binary must still leave its exit code for the summary.
+  (set +e; cd "$cwd" && "$exe" "${test_args[@]}" > "$runs/$name.log" 2>&1; echo $? > "$runs/$name.rc") &
+  if (( ++running >= jobs_max )); then wait -n || true; running=$((running - 1)); fi
 done
 wait
 : > "$log"
 for entry in "${binaries[@]}"; do
   IFS=$'\t' read -r name exe _ <<<"$entry"
   { echo "     Running $name ($exe)"; cat "$runs/$name.log"; } | tee -a "$log"
-  [[ "$(cat "$runs/$name.rc")" == 0 ]] || status=1
+  [[ "$(cat "$runs/$name.rc" 2>/dev/null)" == 0 ]] || { status=1; echo "test binary $name failed" | tee -a "$log"; }
 done
 cat "$log.extra" >> "$log"
 say "finished in $((SECONDS - start))s"

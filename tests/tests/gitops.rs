@@ -190,6 +190,26 @@ fn health_history(timeline: &Arc<Mutex<Timeline>>, resource: &str, from: Duratio
     out
 }
 
+/// Waits until the Service runs `revision` alone (older deployments drained) and is
+/// Ready: what the operator sees, before asking what Argo CD shows.
+async fn settled_on(services: &Api<Service>, revision: &str) {
+    eventually(WAIT, &format!("the Service Ready on revision {revision} alone"), || async {
+        let s = services.get("api").await.map_err(|e| e.to_string())?;
+        let deployments = s.status.as_ref().map(|st| st.deployments.clone()).unwrap_or_default();
+        let alone = deployments.len() == 1 && deployments[0].task_definition.ends_with(revision);
+        let ready = condition_of(&s, "Ready").is_some_and(|c| c.status == "True");
+        if alone && ready { Ok(()) } else { Err(format!("{deployments:?}")) }
+    })
+    .await;
+}
+
+/// Whether Argo CD shows the Application at `commit`, Synced and Healthy, with the
+/// Service Healthy.
+fn healthy_at(v: &AppView, commit: &str) -> bool {
+    let service = v.resources.get("Service/api").map(|(h, _)| h.as_str());
+    v.revision == commit && v.sync == "Synced" && v.health == "Healthy" && service == Some("Healthy")
+}
+
 #[tokio::test]
 async fn argo_cd_syncs_the_examples_in_waves_on_health_self_heals_and_prunes() {
     let ctx = TestContext::new("gitops").await.unwrap();
@@ -294,19 +314,9 @@ spec:
     let bumped = with_image(&td_text, "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/api:1.4.3");
     let commit = argocd.commit(&[(&td_file, Some(&bumped))], "api 1.4.3").unwrap();
     hard_refresh(&apps).await;
-    wait_app(&apps, "Healthy on the bumped image", |v| {
-        v.revision == commit && v.sync == "Synced" && v.health == "Healthy"
-    })
-    .await;
-    // Only the new deployment is left: the old one drained.
-    eventually(WAIT, "the Service Ready on revision 2 alone", || async {
-        let s = services.get("api").await.map_err(|e| e.to_string())?;
-        let deployments = s.status.as_ref().map(|st| st.deployments.clone()).unwrap_or_default();
-        let alone_on_two = deployments.len() == 1 && deployments[0].task_definition.ends_with(":2");
-        let ready = condition_of(&s, "Ready").is_some_and(|c| c.status == "True");
-        if alone_on_two && ready { Ok(()) } else { Err(format!("{deployments:?}")) }
-    })
-    .await;
+    // The operator's view first (the old deployment drained), then Argo CD's.
+    settled_on(&services, ":2").await;
+    wait_app(&apps, "Healthy on the bumped image", |v| healthy_at(v, &commit)).await;
     let bump = health_history(&timeline, "Service/api", bump_from);
     println!("2. image bump: Argo CD's health of Service/api: {bump:?}");
     assert!(bump.windows(2).any(|w| w[0] == "Progressing" && w[1] == "Healthy"), "Progressing, then Healthy: {bump:?}");
@@ -327,8 +337,8 @@ spec:
     let fixed = with_image(&td_text, "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/api:1.4.4");
     let commit = argocd.commit(&[(&td_file, Some(&fixed))], "api 1.4.4").unwrap();
     hard_refresh(&apps).await;
-    wait_app(&apps, "Healthy after the fix", |v| v.revision == commit && v.sync == "Synced" && v.health == "Healthy")
-        .await;
+    settled_on(&services, ":4").await;
+    wait_app(&apps, "Healthy after the fix", |v| healthy_at(v, &commit)).await;
 
     // 6. A hand edit of the spec is reverted by self-heal; the operator writes at
     // most the edit and its revert to AWS.
