@@ -77,3 +77,20 @@ pub fn network(n: &SeededNetwork) -> String {
         n.security_group_id
     )
 }
+
+/// A Fargate Service `api` with 2 tasks on the Cluster `web` and the TaskDefinition
+/// `api` (see [`cluster_and_task`]), on the seeded network, with `extra` spec lines.
+pub fn fargate_service(net: &SeededNetwork, extra: &str) -> String {
+    format!(
+        "apiVersion: ecs.operator.dev/v1alpha1
+kind: Service
+metadata: {{name: api}}
+spec:
+  clusterRef: {{name: web}}
+  taskDefinitionRef: {{name: api}}
+  desiredCount: 2
+  launchType: FARGATE
+{net}{extra}",
+        net = network(net)
+    )
+}

@@ -11,29 +11,14 @@ use aws_sdk_applicationautoscaling::types::{
 use ecs_operator::crd::service::OwnedKind;
 use ecs_operator::crd::{Service, TaskDefinition};
 use ecs_operator_tests::conditions::{condition_of, wait_converged, wait_for_reason};
-use ecs_operator_tests::fixtures::{cluster_and_task, describe, existing_listener, network};
-use ecs_operator_tests::moto::SeededNetwork;
+use ecs_operator_tests::fixtures::{
+    cluster_and_task, describe, existing_listener, fargate_service as service, network,
+};
 use ecs_operator_tests::{TestContext, eventually};
 use kube::Api;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(90);
-
-/// A Fargate Service `api` on the Cluster `web` and the TaskDefinition `api`.
-fn service(net: &SeededNetwork, extra: &str) -> String {
-    format!(
-        "apiVersion: ecs.operator.dev/v1alpha1
-kind: Service
-metadata: {{name: api}}
-spec:
-  clusterRef: {{name: web}}
-  taskDefinitionRef: {{name: api}}
-  desiredCount: 2
-  launchType: FARGATE
-{net}{extra}",
-        net = network(net)
-    )
-}
 
 fn rule_on(listener: &str, priority: i32) -> String {
     format!(

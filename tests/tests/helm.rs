@@ -4,7 +4,7 @@
 
 use ecs_operator::crd::Service;
 use ecs_operator_tests::conditions::wait_converged;
-use ecs_operator_tests::fixtures::{cluster_and_task, describe, network};
+use ecs_operator_tests::fixtures::{cluster_and_task, describe, fargate_service};
 use ecs_operator_tests::testbed::repo_root;
 use ecs_operator_tests::{OperatorProcess, TestContext, eventually};
 use kube::Api;
@@ -193,19 +193,7 @@ async fn upgrading_from_the_previous_chart_release_changes_nothing_in_aws() {
     let net = ctx.bed.seed_network(&ctx.prefix).unwrap();
     let cluster = format!("{}-web", ctx.prefix);
     ctx.apply_ok(&cluster_and_task(&ctx, &cluster, "nginx:1.27", "awsvpc", "FARGATE")).unwrap();
-    ctx.apply_ok(&format!(
-        "apiVersion: ecs.operator.dev/v1alpha1
-kind: Service
-metadata: {{name: api}}
-spec:
-  clusterRef: {{name: web}}
-  taskDefinitionRef: {{name: api}}
-  desiredCount: 2
-  launchType: FARGATE
-{}",
-        network(&net)
-    ))
-    .unwrap();
+    ctx.apply_ok(&fargate_service(&net, "")).unwrap();
     let services: Api<Service> = Api::namespaced(ctx.client.clone(), ns);
     let before = wait_converged(&services, "api").await.status.unwrap();
     drop(op);
