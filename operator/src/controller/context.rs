@@ -36,7 +36,7 @@ pub struct Context {
     pub metrics: Metrics,
     pub config: ControllerConfig,
     events: EventPublisher,
-    failures: Mutex<HashMap<String, u32>>,
+    failures: Mutex<FailureCounts>,
     pub services: ServiceDescriber,
     /// The Service objects the Service controller watches (with their status):
     /// the task definition revisions their deployments use are never deregistered.
@@ -57,6 +57,42 @@ pub fn backoff(failures: u32) -> Duration {
     Duration::from_secs(seconds.min(300))
 }
 
+/// Consecutive failures per object, for the backoff. Bounded: past `MAX_TRACKED`
+/// objects, entries not updated for twice the longest backoff are dropped (their
+/// objects are no longer retried: deleted, or fixed by a reconcile that never ran).
+#[derive(Debug, Default)]
+pub struct FailureCounts {
+    counts: HashMap<String, (u32, Instant)>,
+}
+
+impl FailureCounts {
+    pub const MAX_TRACKED: usize = 10_000;
+    const STALE: Duration = Duration::from_secs(600);
+
+    /// Records one more failure of `key` at `now`; returns how many in a row.
+    pub fn failed(&mut self, key: String, now: Instant) -> u32 {
+        if self.counts.len() >= Self::MAX_TRACKED && !self.counts.contains_key(&key) {
+            self.counts.retain(|_, (_, at)| now.saturating_duration_since(*at) < Self::STALE);
+        }
+        let entry = self.counts.entry(key).or_insert((0, now));
+        *entry = (entry.0.saturating_add(1), now);
+        entry.0
+    }
+
+    /// Forgets `key` (it succeeded).
+    pub fn succeeded(&mut self, key: &str) {
+        self.counts.remove(key);
+    }
+
+    pub fn len(&self) -> usize {
+        self.counts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+}
+
 fn key<K: Resource>(kind: &str, obj: &K) -> String {
     format!("{kind}/{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
@@ -72,7 +108,7 @@ impl Context {
             aws,
             metrics,
             config,
-            failures: Mutex::new(HashMap::new()),
+            failures: Mutex::new(FailureCounts::default()),
             services: ServiceDescriber::start(aws_for_services),
             service_store: OnceLock::new(),
             reference_stores: OnceLock::new(),
@@ -136,13 +172,17 @@ impl Context {
         Action::requeue(base + base.mul_f64(spread as f64 / 1000.0))
     }
 
-    /// Records the end of a reconcile in the metrics and resets the backoff.
+    /// Records the end of a reconcile: its duration, and a success (which resets the
+    /// backoff). A failed reconcile is counted once, by the error policy
+    /// (`error_action`), as `error` or `requeue`.
     pub fn finished<K: Resource>(&self, kind: &'static str, obj: &K, started: Instant, ok: bool) {
         self.metrics.reconcile_duration.get_or_create(&KindLabels { kind }).observe(started.elapsed().as_secs_f64());
-        let result = if ok { "success" } else { "error" };
-        self.metrics.reconciles.get_or_create(&ReconcileLabels { kind, result }).inc();
-        if ok && let Ok(mut failures) = self.failures.lock() {
-            failures.remove(&key(kind, obj));
+        if !ok {
+            return;
+        }
+        self.metrics.reconciles.get_or_create(&ReconcileLabels { kind, result: "success" }).inc();
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.succeeded(&key(kind, obj));
         }
     }
 
@@ -157,11 +197,7 @@ impl Context {
         }
         self.metrics.reconciles.get_or_create(&ReconcileLabels { kind, result: "error" }).inc();
         let count = match self.failures.lock() {
-            Ok(mut failures) => {
-                let n = failures.entry(key(kind, obj)).or_insert(0);
-                *n = n.saturating_add(1);
-                *n
-            }
+            Ok(mut failures) => failures.failed(key(kind, obj), Instant::now()),
             Err(_) => 1,
         };
         tracing::warn!(kind, name = %obj.name_any(), error = %err, retry_in = ?backoff(count), "reconcile failed");
@@ -171,8 +207,37 @@ impl Context {
 
 #[cfg(test)]
 mod tests {
-    use super::backoff;
-    use std::time::Duration;
+    use super::{FailureCounts, backoff};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn failures_count_in_a_row_and_reset_on_success() {
+        let mut f = FailureCounts::default();
+        let now = Instant::now();
+        assert_eq!(f.failed("Service/ns/a".into(), now), 1);
+        assert_eq!(f.failed("Service/ns/a".into(), now), 2);
+        assert_eq!(f.failed("Service/ns/b".into(), now), 1);
+        f.succeeded("Service/ns/a");
+        assert_eq!(f.failed("Service/ns/a".into(), now), 1);
+    }
+
+    #[test]
+    fn the_failure_map_is_bounded_by_dropping_objects_no_longer_retried() {
+        let mut f = FailureCounts::default();
+        let start = Instant::now();
+        for i in 0..FailureCounts::MAX_TRACKED {
+            f.failed(format!("Service/ns/old-{i}"), start);
+        }
+        // One object still failing (retried within the longest backoff).
+        let later = start + Duration::from_secs(300);
+        assert_eq!(f.failed("Service/ns/old-0".into(), later), 2);
+        assert_eq!(f.len(), FailureCounts::MAX_TRACKED);
+        // A new object past the bound: entries untouched for 10 minutes go.
+        let much_later = start + Duration::from_secs(700);
+        assert_eq!(f.failed("Service/ns/new".into(), much_later), 1);
+        assert_eq!(f.len(), 2, "old-0 (failed 400 s ago) and new stay");
+        assert_eq!(f.failed("Service/ns/old-0".into(), much_later), 3);
+    }
 
     #[test]
     fn backoff_doubles_from_five_seconds_to_five_minutes() {
