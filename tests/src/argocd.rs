@@ -6,7 +6,7 @@
 //! install them: `argocd/argocd-cm-patch.yaml` in argocd-cm.
 
 use crate::process::{ServerProcess, free_port, wait_for_port};
-use crate::testbed::{TestBed, TestBedError, repo_root};
+use crate::testbed::{TestBed, TestBedError, check, repo_root};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -27,21 +27,14 @@ pub struct ArgoCd {
     pub work_tree: PathBuf,
 }
 
-fn setup(what: &str, out: std::io::Result<std::process::Output>) -> Result<String, TestBedError> {
-    let out = out?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(TestBedError::Setup(format!("{what} failed: {}", String::from_utf8_lossy(&out.stderr))))
-    }
-}
-
 fn git(dir: &Path, args: &[&str]) -> Result<String, TestBedError> {
     let mut cmd = Command::new("git");
     cmd.arg("-C").arg(dir).args(args);
     // No user or system git configuration: the bed's commits are the same anywhere.
     cmd.env("GIT_CONFIG_GLOBAL", "/dev/null").env("GIT_CONFIG_NOSYSTEM", "1");
-    setup(&format!("git {}", args.join(" ")), cmd.output())
+    let out = cmd.output()?;
+    check(&out, &format!("git {}", args.join(" ")))?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 impl ArgoCd {
@@ -167,14 +160,8 @@ fn start_git(dir: &Path) -> Result<(ServerProcess, String, PathBuf), TestBedErro
 /// annotation), its namespace, argocd-cm with our health checks as users install
 /// them, argocd-secret and the default project.
 fn install_argocd_objects(bed: &TestBed, namespace: &str) -> Result<(), TestBedError> {
-    let kubectl = |args: &[&str], stdin: Option<&str>| -> Result<String, TestBedError> {
-        let out = bed.kubectl(args, stdin)?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(TestBedError::Setup(format!("kubectl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr))))
-        }
-    };
+    let kubectl =
+        |args: &[&str], stdin: Option<&str>| check(&bed.kubectl(args, stdin)?, &format!("kubectl {}", args.join(" ")));
     // A link to the directory: kubectl wants the directory itself.
     let crds = std::fs::canonicalize(bed.tools_bin.join("argocd-crds"))?;
     let crds = crds.to_string_lossy();

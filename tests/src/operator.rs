@@ -112,7 +112,12 @@ impl OperatorProcess {
 
     /// Successful reconciles of `kind` since the operator started.
     pub fn successful_reconciles(&self, kind: &str) -> Result<u64, TestBedError> {
-        let needle = format!("ecs_operator_reconciles_total{{kind=\"{kind}\",result=\"success\"}}");
+        self.reconciles(kind, "success")
+    }
+
+    /// Reconciles of `kind` with `result` (success, error, requeue) since the operator started.
+    pub fn reconciles(&self, kind: &str, result: &str) -> Result<u64, TestBedError> {
+        let needle = format!("ecs_operator_reconciles_total{{kind=\"{kind}\",result=\"{result}\"}}");
         Ok(self
             .metrics()?
             .lines()

@@ -192,7 +192,8 @@ fn run_with_stdin(mut cmd: Command, stdin: Option<&str>) -> Result<Output, TestB
     Ok(child.wait_with_output()?)
 }
 
-fn check(out: &Output, what: &str) -> Result<(), TestBedError> {
+/// `Ok` when the command `what` succeeded, else its stderr as the error.
+pub(crate) fn check(out: &Output, what: &str) -> Result<(), TestBedError> {
     if out.status.success() {
         Ok(())
     } else {

@@ -344,3 +344,35 @@ spec:
 async fn describe_cluster_providers(ctx: &TestContext, name: &str) -> Vec<String> {
     describe(ctx, name).await.map(|c| c.capacity_providers().to_vec()).unwrap_or_default()
 }
+
+#[tokio::test]
+async fn an_aws_error_that_retrying_can_fix_is_aws_retrying_and_retried() {
+    let ctx = TestContext::new("cluster-unreachable").await.unwrap();
+    // Nothing listens on this port: every call fails to connect, as when AWS's
+    // endpoint cannot be reached for a while.
+    let closed = format!("http://127.0.0.1:{}", ecs_operator_tests::process::free_port().unwrap());
+    let log = ctx.bed.dir.join(format!("{}-operator.log", ctx.namespace));
+    let op = ecs_operator_tests::OperatorProcess::start_with_env(
+        ctx.bed,
+        &ctx.bed.control_plane.kubeconfig,
+        &ctx.namespace,
+        &log,
+        &[],
+        &[("AWS_ENDPOINT_URL", closed.as_str())],
+    )
+    .unwrap();
+    let ecs_name = format!("{}-far", ctx.prefix);
+    ctx.apply_ok(&manifest("far", &ecs_name, "")).unwrap();
+    let api: Api<Cluster> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    let synced = wait_for_reason(&api, "far", "Synced", "AwsRetrying").await;
+    assert!(synced.message.contains("DescribeClusters failed"), "names the call: {}", synced.message);
+    let ready = condition_of(&api.get("far").await.unwrap(), "Ready").unwrap();
+    assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "AwsRetrying"));
+    // Retried with backoff (5 s, then 10 s) without any change of spec, each failure
+    // counted once.
+    eventually(WAIT, "a second failed reconcile", || async {
+        let n = op.reconciles("Cluster", "error").map_err(|e| e.to_string())?;
+        if n >= 2 { Ok(()) } else { Err(format!("{n} failed reconciles")) }
+    })
+    .await;
+}

@@ -6,7 +6,7 @@
 
 use ecs_operator::crd::Service;
 use ecs_operator_tests::conditions::{condition_of, wait_converged, wait_for_reason};
-use ecs_operator_tests::fixtures::{cluster_and_task, describe, network};
+use ecs_operator_tests::fixtures::{cluster_and_task, describe, fargate_service, network};
 use ecs_operator_tests::moto::SeededNetwork;
 use ecs_operator_tests::{TestContext, eventually};
 use k8s_openapi::api::events::v1::Event;
@@ -341,16 +341,8 @@ async fn a_blue_green_deployment_shows_its_lifecycle_stages_in_status() {
     let cluster = format!("{}-web", ctx.prefix);
     ctx.apply_ok(&cluster_and_task(&ctx, &cluster, "nginx:1.27", "awsvpc", "FARGATE")).unwrap();
     // The bed's convention: a bake time of N minutes lasts N scheduler steps.
-    ctx.apply_ok(&format!(
-        "apiVersion: ecs.operator.dev/v1alpha1
-kind: Service
-metadata: {{name: api}}
-spec:
-  clusterRef: {{name: web}}
-  taskDefinitionRef: {{name: api}}
-  desiredCount: 2
-  launchType: FARGATE
-{net}  deployment: {{strategy: BlueGreen, bakeTimeMinutes: 30}}
+    let blue_green = format!(
+        "  deployment: {{strategy: BlueGreen, bakeTimeMinutes: 30}}
   loadBalancer:
     containerName: api
     containerPort: 3000
@@ -358,10 +350,9 @@ spec:
     listenerArn: {listener_arn}
     rule: {{priority: 5, pathPatterns: ['/*']}}
     blueGreen: {{roleArn: 'arn:aws:iam::123456789012:role/ecsInfrastructureRoleForLoadBalancers'}}
-",
-        net = network(&net)
-    ))
-    .unwrap();
+"
+    );
+    ctx.apply_ok(&fargate_service(&net, &blue_green)).unwrap();
     let api: Api<Service> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
     let first = wait_converged(&api, "api").await.status.unwrap().service_deployment.unwrap();
     assert_eq!(first.status, "SUCCESSFUL");

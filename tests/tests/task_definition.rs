@@ -249,3 +249,34 @@ async fn invalid_specs_are_refused_at_apply_or_reported_before_any_aws_call() {
     ctx.apply_ok(&manifest("bad", &family, "nginx", "")).unwrap();
     wait_ready(&api, "bad", 2).await;
 }
+
+#[tokio::test]
+async fn an_aws_error_that_retrying_cannot_fix_is_aws_error_and_waits() {
+    let ctx = TestContext::new("taskdef-refused").await.unwrap();
+    let op = ctx.start_operator(&[]).unwrap();
+    // A container with only a soft memory limit on EC2: valid for ECS and for our
+    // validation, but moto refuses it (a client error). Here it stands for any
+    // request AWS refuses that the operator could not foresee.
+    let family = format!("{}-refused", ctx.prefix);
+    ctx.apply_ok(&format!(
+        "apiVersion: ecs.operator.dev/v1alpha1
+kind: TaskDefinition
+metadata: {{name: refused}}
+spec:
+  family: {family}
+  networkMode: bridge
+  requiresCompatibilities: [EC2]
+  containers:
+    - name: api
+      image: nginx:1.27
+      memoryReservation: 128
+"
+    ))
+    .unwrap();
+    let api: Api<TaskDefinition> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    let synced = wait_for_reason(&api, "refused", "Synced", "AwsError").await;
+    assert!(synced.message.contains("RegisterTaskDefinition failed"), "AWS's words: {}", synced.message);
+    // Not retried on the error backoff: it waits for a spec change.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(op.reconciles("TaskDefinition", "error").unwrap(), 0, "a permanent error is not an error retry");
+}
