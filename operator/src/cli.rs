@@ -15,7 +15,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the controllers.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the CustomResourceDefinitions as YAML.
     Crds,
 }
@@ -31,8 +31,43 @@ pub enum LogFormat {
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Namespace to watch; repeat for several. Default: all namespaces.
-    #[arg(long = "namespace", env = "WATCH_NAMESPACES", value_delimiter = ',')]
+    #[arg(long = "namespace", alias = "watch-namespaces", env = "WATCH_NAMESPACES", value_delimiter = ',')]
     pub namespaces: Vec<String>,
+
+    /// Watch only objects whose labels match this selector (for example
+    /// `ecs.operator.dev/shard=a`), to split one cluster's objects between
+    /// installations. Label a Service's Cluster and TaskDefinition too.
+    #[arg(long, env = "WATCH_LABEL_SELECTOR")]
+    pub label_selector: Option<String>,
+
+    /// Elect a leader through a Lease: only the replica holding it reconciles.
+    /// Needed with more than one replica.
+    #[arg(long, env = "LEADER_ELECTION", default_value_t = false)]
+    pub leader_election: bool,
+
+    /// Namespace of the Lease (the operator's own namespace).
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+
+    /// Name of the Lease. Default: `ecs-operator-<instance id>`, so that
+    /// installations with their own instance ids elect their own leaders.
+    #[arg(long)]
+    pub leader_election_lease: Option<String>,
+
+    /// Seconds a lease lasts without renewal: how long a standby waits after the
+    /// leader disappears.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(4..=300))]
+    pub leader_election_lease_seconds: u64,
+
+    /// Seconds between renewals of the lease by the leader; with 2 s of margin,
+    /// less than the lease duration.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=298))]
+    pub leader_election_renew_seconds: u64,
+
+    /// `/healthz` fails when a reconcile has been running this many seconds (a
+    /// stuck controller), so that the kubelet restarts the operator.
+    #[arg(long, env = "STUCK_RECONCILE_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(10..=86400))]
+    pub stuck_reconcile_seconds: u64,
 
     /// Address of the Prometheus metrics endpoint (/metrics).
     #[arg(long, env = "METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
@@ -77,6 +112,29 @@ mod tests {
         assert_eq!(args.namespaces, vec!["a", "b", "c"]);
         assert_eq!(args.resync_seconds, 60);
         assert_eq!(args.log_format, LogFormat::Text);
+        assert!(!args.leader_election);
+        assert_eq!((args.leader_election_lease_seconds, args.leader_election_renew_seconds), (15, 5));
+    }
+
+    #[test]
+    fn parses_sharding_and_leader_election() {
+        let cli = Cli::try_parse_from([
+            "ecs-operator",
+            "run",
+            "--watch-namespaces",
+            "a",
+            "--label-selector",
+            "shard=a",
+            "--leader-election",
+            "--leader-election-namespace",
+            "ops",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else { panic!("expected run") };
+        assert_eq!(args.namespaces, vec!["a"]);
+        assert_eq!(args.label_selector.as_deref(), Some("shard=a"));
+        assert!(args.leader_election);
+        assert_eq!(args.leader_election_namespace.as_deref(), Some("ops"));
     }
 
     #[test]

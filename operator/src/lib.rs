@@ -12,6 +12,8 @@ pub mod cli;
 pub mod controller;
 pub mod core;
 pub mod crd;
+pub mod leader;
 pub mod metrics;
+pub mod probes;
 pub mod run;
 pub mod server;

@@ -22,7 +22,7 @@ async fn main() -> ExitCode {
         },
         Command::Run(args) => {
             ecs_operator::run::init_logging(args.log_format);
-            match ecs_operator::run::run(args).await {
+            match ecs_operator::run::run(*args).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = %e, "ecs-operator stopped");

@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
@@ -32,6 +33,9 @@ pub struct Metrics {
     pub reconciles: Family<ReconcileLabels, Counter>,
     pub reconcile_duration: Family<KindLabels, Histogram>,
     pub aws_requests: Family<AwsRequestLabels, Counter>,
+    /// 1 while this replica reconciles (holds the lease, or runs without leader
+    /// election), 0 as a standby.
+    pub leader: Gauge,
 }
 
 impl Default for Metrics {
@@ -55,7 +59,13 @@ impl Metrics {
             "AWS API operations by service, operation and outcome (retries inside one operation count once)",
             aws_requests.clone(),
         );
-        Self { registry: Arc::new(registry), reconciles, reconcile_duration, aws_requests }
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 while this replica reconciles (it holds the lease, or runs without leader election), 0 as a standby",
+            leader.clone(),
+        );
+        Self { registry: Arc::new(registry), reconciles, reconcile_duration, aws_requests, leader }
     }
 
     /// The metrics in the Prometheus text format.

@@ -1,12 +1,15 @@
-//! `ecs-operator run`: start the endpoints, wait for the CRDs, run the controllers
-//! until SIGTERM or Ctrl-C.
+//! `ecs-operator run`: start the endpoints, wait for the CRDs, join the leader
+//! election if asked, run the controllers until SIGTERM or Ctrl-C (or, as leader,
+//! until the lease is lost).
 
 use crate::aws::AwsClients;
 use crate::cli::{LogFormat, RunArgs};
-use crate::controller::{self, Context, ControllerConfig, Namespaces};
+use crate::controller::{self, Context, ControllerConfig, WatchScope};
 use crate::crd::{Cluster, Service, TaskDefinition};
+use crate::leader::{ElectionConfig, Elector, LeaderError};
 use crate::metrics::Metrics;
-use crate::server::{self, Readiness};
+use crate::probes::{Probes, Role};
+use crate::server;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Api, CustomResourceExt};
@@ -20,6 +23,10 @@ pub enum RunError {
     Kube(#[from] kube::Error),
     #[error("CRD {0} is not established after {1:?}; install the CRDs (crds/ or the Helm chart) first")]
     CrdsMissing(String, Duration),
+    #[error("leader election is on: set --leader-election-namespace (or POD_NAMESPACE) to the namespace of its Lease")]
+    LeaseNamespace,
+    #[error(transparent)]
+    Leader(#[from] LeaderError),
     #[error("cannot serve {what} on {address}: {source}")]
     Serve { what: &'static str, address: std::net::SocketAddr, source: std::io::Error },
 }
@@ -52,56 +59,188 @@ async fn wait_for_crds(client: &kube::Client, timeout: Duration) -> Result<(), R
     Ok(())
 }
 
-pub async fn run(args: RunArgs) -> Result<(), RunError> {
-    let metrics = Metrics::new();
-    let readiness = Arc::new(Readiness::default());
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopped = move || {
-        let mut rx = stop_rx.clone();
-        async move {
-            let _ = rx.wait_for(|s| *s).await;
-        }
+/// The identity of this replica in the election: the pod's name (unique in its
+/// namespace), else the host name and process id.
+fn identity() -> String {
+    std::env::var("POD_NAME").ok().filter(|n| !n.is_empty()).unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "ecs-operator".into());
+        format!("{host}-{}", std::process::id())
+    })
+}
+
+fn election_config(args: &RunArgs) -> Result<Option<ElectionConfig>, RunError> {
+    if !args.leader_election {
+        return Ok(None);
+    }
+    let namespace = args.leader_election_namespace.clone().filter(|n| !n.is_empty()).ok_or(RunError::LeaseNamespace)?;
+    let config = ElectionConfig {
+        namespace,
+        lease: args.leader_election_lease.clone().unwrap_or_else(|| format!("ecs-operator-{}", args.instance_id)),
+        identity: identity(),
+        duration: args.leader_election_lease_seconds,
+        renew: args.leader_election_renew_seconds,
     };
-    let health = tokio::spawn(server::serve_health(args.health_address, readiness.clone(), stopped()));
-    let metrics_server = tokio::spawn(server::serve_metrics(args.metrics_address, metrics.clone(), stopped()));
+    config.check()?;
+    Ok(Some(config))
+}
+
+// SIGTERM (the kubelet) or Ctrl-C.
+async fn signalled() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+pub async fn run(args: RunArgs) -> Result<(), RunError> {
+    let election = election_config(&args)?;
+    let metrics = Metrics::new();
+    let probes = Arc::new(Probes::new(Duration::from_secs(args.stuck_reconcile_seconds)));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let signal_tx = stop_tx.clone();
+    tokio::spawn(async move {
+        signalled().await;
+        tracing::info!("stop requested: finishing the reconciles under way");
+        let _ = signal_tx.send(true);
+    });
+    let health =
+        tokio::spawn(server::serve_health(args.health_address, probes.clone(), controller::stopped(stop_rx.clone())));
+    let metrics_server = tokio::spawn(server::serve_metrics(
+        args.metrics_address,
+        metrics.clone(),
+        controller::stopped(stop_rx.clone()),
+    ));
 
     let client = kube::Client::try_default().await?;
     wait_for_crds(&client, Duration::from_secs(args.crd_wait_seconds)).await?;
     let aws = Arc::new(AwsClients::from_env(metrics.clone()).await);
-    tracing::info!(region = ?aws.default_region(), "AWS configuration loaded");
+    match aws.default_region() {
+        Some(region) => tracing::info!(region, "AWS configuration loaded"),
+        None => tracing::warn!(
+            "no default AWS region (AWS_REGION): objects without spec.region are reported Invalid until one is set"
+        ),
+    }
 
-    let namespaces =
-        if args.namespaces.is_empty() { Namespaces::All } else { Namespaces::Only(args.namespaces.clone()) };
+    let mut elector = None;
+    if let Some(config) = election {
+        tracing::info!(lease = %config.lease, namespace = %config.namespace, identity = %config.identity, "joining the leader election");
+        let mut joined = Elector::join(config).await?;
+        probes.set_role(Role::Standby);
+        metrics.leader.set(0);
+        tokio::select! {
+            acquired = joined.acquire() => acquired?,
+            _ = controller::stopped(stop_rx.clone()) => {
+                probes.set_role(Role::Stopping);
+                return finish(stop_tx, health, metrics_server, &args).await;
+            }
+        }
+        tracing::info!("leading: starting the controllers");
+        elector = Some(joined);
+    }
+    metrics.leader.set(1);
+    probes.set_role(Role::Reconciling);
+
+    let scope = WatchScope { namespaces: args.namespaces.clone(), label_selector: args.label_selector.clone() };
     let ctx = Arc::new(Context::new(
         client.clone(),
         aws,
-        metrics,
+        metrics.clone(),
         ControllerConfig {
             resync: Duration::from_secs(args.resync_seconds),
             rollout_poll: Duration::from_secs(args.rollout_poll_seconds),
             instance_id: args.instance_id.clone(),
         },
+        probes.clone(),
     ));
-    tracing::info!(?namespaces, resync_seconds = args.resync_seconds, "starting controllers");
-    readiness.set(true);
-    // Each controller stops by itself on SIGTERM or Ctrl-C (shutdown_on_signal),
-    // finishing the reconciles under way.
-    tokio::join!(
-        controller::run_controller(
-            namespaces.apis::<Cluster>(&client),
-            ctx.clone(),
-            "Cluster",
-            controller::cluster::reconcile
-        ),
-        controller::run_controller(
-            namespaces.apis::<TaskDefinition>(&client),
-            ctx.clone(),
-            "TaskDefinition",
-            controller::task_definition::reconcile
-        ),
-        controller::service::run(client.clone(), &namespaces, ctx.clone()),
-    );
-    readiness.set(false);
+    tracing::info!(?scope, resync_seconds = args.resync_seconds, "starting controllers");
+    let watched = |name: &'static str,
+                   probes: Arc<Probes>,
+                   fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>| async move {
+        fut.await;
+        probes.controller_stopped(name);
+    };
+    let controllers = async {
+        tokio::join!(
+            watched(
+                "Cluster",
+                probes.clone(),
+                Box::pin(controller::run_controller::<Cluster, _, _>(
+                    &scope,
+                    ctx.clone(),
+                    stop_rx.clone(),
+                    "Cluster",
+                    controller::cluster::reconcile
+                ))
+            ),
+            watched(
+                "TaskDefinition",
+                probes.clone(),
+                Box::pin(controller::run_controller::<TaskDefinition, _, _>(
+                    &scope,
+                    ctx.clone(),
+                    stop_rx.clone(),
+                    "TaskDefinition",
+                    controller::task_definition::reconcile
+                ))
+            ),
+            watched(
+                "Service",
+                probes.clone(),
+                Box::pin(controller::service::run(&scope, ctx.clone(), stop_rx.clone()))
+            ),
+        );
+    };
+    match &mut elector {
+        None => controllers.await,
+        Some(elector) => {
+            let stopping = async {
+                let _ = stop_rx.clone().wait_for(|s| *s).await;
+                probes.set_role(Role::Stopping);
+                std::future::pending::<()>().await
+            };
+            tokio::select! {
+                _ = async { tokio::join!(controllers, stopping) } => {}
+                lost = elector.hold() => {
+                    // Dropping the controllers cancels every reconcile under way:
+                    // no AWS write starts after this line.
+                    metrics.leader.set(0);
+                    tracing::error!(error = %lost, "stopping at once: this replica may no longer write");
+                    return Err(RunError::Leader(lost));
+                }
+            }
+        }
+    }
+    probes.set_role(Role::Stopping);
+    if let Some(elector) = &elector {
+        elector.release().await;
+        metrics.leader.set(0);
+    }
+    finish(stop_tx, health, metrics_server, &args).await
+}
+
+async fn finish(
+    stop_tx: tokio::sync::watch::Sender<bool>,
+    health: tokio::task::JoinHandle<std::io::Result<()>>,
+    metrics_server: tokio::task::JoinHandle<std::io::Result<()>>,
+    args: &RunArgs,
+) -> Result<(), RunError> {
     let _ = stop_tx.send(true);
     for (what, address, task) in
         [("health endpoints", args.health_address, health), ("metrics", args.metrics_address, metrics_server)]

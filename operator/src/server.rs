@@ -1,42 +1,31 @@
 //! The HTTP endpoints: health and readiness for the kubelet, metrics for Prometheus.
 
 use crate::metrics::Metrics;
+use crate::probes::{Answer, Probes};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Whether the controllers are up.
-#[derive(Debug, Default)]
-pub struct Readiness(AtomicBool);
-
-impl Readiness {
-    pub fn set(&self, ready: bool) {
-        self.0.store(ready, Ordering::SeqCst);
-    }
-    pub fn get(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+fn answer(a: Answer) -> (StatusCode, String) {
+    match a {
+        Ok(text) => (StatusCode::OK, text),
+        Err(text) => (StatusCode::SERVICE_UNAVAILABLE, text),
     }
 }
 
-/// Serves /healthz and /readyz on `address` until `shutdown` resolves.
+/// Serves /healthz and /readyz (see `probes`) on `address` until `shutdown` resolves.
 pub async fn serve_health(
     address: SocketAddr,
-    readiness: Arc<Readiness>,
+    probes: Arc<Probes>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/readyz",
-            get(|State(r): State<Arc<Readiness>>| async move {
-                if r.get() { (StatusCode::OK, "ok") } else { (StatusCode::SERVICE_UNAVAILABLE, "starting") }
-            }),
-        )
-        .with_state(readiness);
+        .route("/healthz", get(|State(p): State<Arc<Probes>>| async move { answer(p.liveness()) }))
+        .route("/readyz", get(|State(p): State<Arc<Probes>>| async move { answer(p.readiness()) }))
+        .with_state(probes);
     let listener = tokio::net::TcpListener::bind(address).await?;
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

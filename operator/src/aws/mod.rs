@@ -63,9 +63,11 @@ impl AwsClients {
         self.base.region().map(ToString::to_string)
     }
 
-    /// The region a resource uses: its own, else the operator's.
+    /// The region a resource uses: its own, else the operator's; empty when neither
+    /// names one (`core::region::problem` turns that into an error on the object,
+    /// never a silent default).
     pub fn region_for(&self, wanted: Option<&str>) -> String {
-        wanted.map(str::to_string).or_else(|| self.default_region()).unwrap_or_else(|| "us-east-1".into())
+        wanted.map(str::to_string).or_else(|| self.default_region()).unwrap_or_default()
     }
 
     /// The ECS client for `region`.

@@ -5,6 +5,7 @@ use super::{Context, ReconcileError};
 use crate::aws::{AwsError, ecs_cluster};
 use crate::core::cluster::{self as core, ClusterAction, ObservedCluster, Outcome};
 use crate::core::ownership::{self, Decision, Owner};
+use crate::core::region;
 use crate::crd::Cluster;
 use crate::crd::common::DeletionPolicy;
 use k8s_openapi::jiff::Timestamp;
@@ -96,7 +97,8 @@ async fn report_aws_error(
 
 async fn apply(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Action, ReconcileError> {
     let t = target(obj, ctx);
-    let problems = core::validate(&obj.name_any(), &obj.spec);
+    let mut problems = core::validate(&obj.name_any(), &obj.spec);
+    problems.extend(region::problem(&t.region));
     if !problems.is_empty() {
         let message = format!("invalid spec: {}", problems.join("; "));
         if super::is_new_problem(obj, &message) {
@@ -265,6 +267,10 @@ async fn cleanup(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Act
             format!("left ECS cluster {} in place (deletionPolicy: Retain)", t.name),
         )
         .await;
+        return Ok(Action::await_change());
+    }
+    if region::problem(&t.region).is_some() {
+        // Nothing is created before the region is valid.
         return Ok(Action::await_change());
     }
     let ecs = ctx.aws.ecs(&t.region);

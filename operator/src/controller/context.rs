@@ -35,6 +35,8 @@ pub struct Context {
     pub clusters: ClusterDescriber,
     pub metrics: Metrics,
     pub config: ControllerConfig,
+    /// What /healthz and /readyz read: watches listed, reconciles under way.
+    pub probes: Arc<crate::probes::Probes>,
     events: EventPublisher,
     failures: Mutex<FailureCounts>,
     pub services: ServiceDescriber,
@@ -93,12 +95,18 @@ impl FailureCounts {
     }
 }
 
-fn key<K: Resource>(kind: &str, obj: &K) -> String {
+pub(super) fn key<K: Resource>(kind: &str, obj: &K) -> String {
     format!("{kind}/{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
 impl Context {
-    pub fn new(client: kube::Client, aws: Arc<AwsClients>, metrics: Metrics, config: ControllerConfig) -> Self {
+    pub fn new(
+        client: kube::Client,
+        aws: Arc<AwsClients>,
+        metrics: Metrics,
+        config: ControllerConfig,
+        probes: Arc<crate::probes::Probes>,
+    ) -> Self {
         let instance = std::env::var("POD_NAME").unwrap_or_else(|_| config.instance_id.clone());
         let aws_for_services = aws.clone();
         Self {
@@ -108,6 +116,7 @@ impl Context {
             aws,
             metrics,
             config,
+            probes,
             failures: Mutex::new(FailureCounts::default()),
             services: ServiceDescriber::start(aws_for_services),
             service_store: OnceLock::new(),

@@ -62,24 +62,70 @@ pub fn is_new_problem<K: Conditioned>(obj: &K, message: &str) -> bool {
         .is_none_or(|c| c.message != message)
 }
 
-/// Which namespaces to watch: all, or the listed ones.
-#[derive(Debug, Clone)]
-pub enum Namespaces {
-    All,
-    Only(Vec<String>),
+/// What an installation watches: all namespaces or the listed ones, and
+/// optionally only objects whose labels match a selector (sharding).
+#[derive(Debug, Clone, Default)]
+pub struct WatchScope {
+    /// Empty: all namespaces.
+    pub namespaces: Vec<String>,
+    pub label_selector: Option<String>,
 }
 
-impl Namespaces {
+impl WatchScope {
     /// One `Api` per watched namespace.
     pub fn apis<K>(&self, client: &kube::Client) -> Vec<Api<K>>
     where
         K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
     {
-        match self {
-            Self::All => vec![Api::all(client.clone())],
-            Self::Only(list) => list.iter().map(|ns| Api::namespaced(client.clone(), ns)).collect(),
+        if self.namespaces.is_empty() {
+            vec![Api::all(client.clone())]
+        } else {
+            self.namespaces.iter().map(|ns| Api::namespaced(client.clone(), ns)).collect()
         }
     }
+
+    /// The watch events of `K` in scope: one watch per namespace, merged, each
+    /// retrying with kube's default backoff.
+    pub fn events<K>(
+        &self,
+        client: &kube::Client,
+    ) -> impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + Debug
+            + Send
+            + 'static,
+    {
+        let config = match &self.label_selector {
+            Some(selector) => watcher::Config::default().labels(selector),
+            None => watcher::Config::default(),
+        };
+        let streams =
+            self.apis::<K>(client).into_iter().map(move |api| watcher(api, config.clone()).default_backoff().boxed());
+        futures::stream::select_all(streams)
+    }
+}
+
+/// Resolves once the operator is told to stop.
+pub async fn stopped(mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Marks `name` as listed in the probes once `store` has listed.
+pub fn report_listed<K>(ctx: &Context, name: &'static str, store: &Store<K>)
+where
+    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+{
+    ctx.probes.expect_watch(name);
+    let store = store.clone();
+    let probes = ctx.probes.clone();
+    tokio::spawn(async move {
+        if store.wait_until_ready().await.is_ok() {
+            probes.watch_listed(name);
+        }
+    });
 }
 
 // Reconcile on spec changes, deletion and finalizer changes, not on our own status
@@ -94,16 +140,23 @@ fn relevant_change<K: Resource>(obj: &K) -> Option<u64> {
     Some(hasher.finish())
 }
 
-/// A watch on `apis` filtered to relevant changes, with the store it fills.
+/// A watch of `K` in `scope` filtered to relevant changes, with the store it fills.
 pub fn watch<K>(
-    apis: Vec<Api<K>>,
+    scope: &WatchScope,
+    client: &kube::Client,
 ) -> (Store<K>, impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static)
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static,
 {
     let (reader, writer) = reflector::store::<K>();
-    let streams = apis.into_iter().map(|api| watcher(api, watcher::Config::default()).default_backoff().boxed());
-    let stream = futures::stream::select_all(streams)
+    let stream = scope
+        .events::<K>(client)
         .reflect(writer)
         .applied_objects()
         .predicate_filter(relevant_change, Default::default());
@@ -128,6 +181,7 @@ where
         + Debug,
 {
     let started = std::time::Instant::now();
+    let _in_flight = ctx.probes.reconcile_started(context::key(kind, obj.as_ref()));
     let namespace = obj.meta().namespace.clone().ok_or_else(|| ReconcileError::NoNamespace(obj.name_any()))?;
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
     let result = finalizer(&api, FINALIZER, obj.clone(), |event| async {
@@ -142,16 +196,28 @@ where
     result
 }
 
-/// Runs one controller until shutdown.
-pub async fn run_controller<K, R, RFut>(apis: Vec<Api<K>>, ctx: Arc<Context>, kind: &'static str, reconcile: R)
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+/// Runs one controller until `shutdown` (reconciles under way finish).
+pub async fn run_controller<K, R, RFut>(
+    scope: &WatchScope,
+    ctx: Arc<Context>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    kind: &'static str,
+    reconcile: R,
+) where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static,
     R: FnMut(Arc<K>, Arc<Context>) -> RFut + Send + 'static,
     RFut: Future<Output = Result<Action, ReconcileError>> + Send + 'static,
 {
-    let (reader, stream) = watch(apis);
+    let (reader, stream) = watch::<K>(scope, &ctx.client);
+    report_listed(&ctx, kind, &reader);
     Controller::for_stream(stream, reader)
-        .shutdown_on_signal()
+        .graceful_shutdown_on(stopped(shutdown))
         .run(reconcile, move |obj, err, ctx| ctx.error_action(kind, obj.as_ref(), err), ctx)
         .for_each(|result| async move {
             if let Err(e) = result {

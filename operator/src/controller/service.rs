@@ -3,7 +3,7 @@
 use super::service_lb;
 use super::service_owned::{self, Removal};
 use super::status::apply_status;
-use super::{Context, Namespaces, ReconcileError};
+use super::{Context, ReconcileError, WatchScope};
 use crate::aws::ecs_service;
 use crate::core::conditions;
 use crate::core::owned;
@@ -43,14 +43,18 @@ pub(super) fn target(obj: &Service, ctx: &Context) -> Target {
 /// Runs the Service controller until shutdown. A change to a referenced
 /// TaskDefinition or Cluster (a new revision, becoming Ready) reconciles every
 /// Service that references it at once.
-pub async fn run(client: kube::Client, namespaces: &Namespaces, ctx: Arc<Context>) {
-    let (store, stream) = super::watch::<Service>(namespaces.apis(&client));
+pub async fn run(scope: &WatchScope, ctx: Arc<Context>, shutdown: tokio::sync::watch::Receiver<bool>) {
+    let client = ctx.client.clone();
+    let (store, stream) = super::watch::<Service>(scope, &client);
+    super::report_listed(&ctx, KIND, &store);
     let _ = ctx.service_store.set(store.clone());
     // The referenced kinds are watched into stores: a change reconciles the
     // Services that reference it, and `resolve` reads references from the stores
     // instead of asking the apiserver on every reconcile.
-    let (td_store, td_stream) = reference_watch::<TaskDefinition>(namespaces.apis(&client));
-    let (cluster_store, cluster_stream) = reference_watch::<Cluster>(namespaces.apis(&client));
+    let (td_store, td_stream) = reference_watch::<TaskDefinition>(scope, &client);
+    let (cluster_store, cluster_stream) = reference_watch::<Cluster>(scope, &client);
+    super::report_listed(&ctx, "TaskDefinition (Service references)", &td_store);
+    super::report_listed(&ctx, "Cluster (Service references)", &cluster_store);
     let _ = ctx.reference_stores.set((cluster_store, td_store));
     let by_td = store.clone();
     let by_cluster = store.clone();
@@ -61,7 +65,7 @@ pub async fn run(client: kube::Client, namespaces: &Namespaces, ctx: Arc<Context
         .watches_stream(cluster_stream, move |c: Cluster| {
             referencing(&by_cluster, &c, |s| s.spec.cluster_ref.as_ref().map(|r| r.name.clone()))
         })
-        .shutdown_on_signal()
+        .graceful_shutdown_on(super::stopped(shutdown))
         .run(reconcile, move |obj, err, ctx| ctx.error_action(KIND, obj.as_ref(), err), ctx)
         .for_each(|result| async move {
             if let Err(e) = result {
@@ -72,14 +76,20 @@ pub async fn run(client: kube::Client, namespaces: &Namespaces, ctx: Arc<Context
 }
 
 fn reference_watch<K>(
-    apis: Vec<Api<K>>,
+    scope: &WatchScope,
+    client: &kube::Client,
 ) -> (Store<K>, impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static)
 where
-    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
 {
     let (reader, writer) = kube::runtime::reflector::store::<K>();
-    let streams = apis.into_iter().map(|api| watcher(api, watcher::Config::default()).default_backoff().boxed());
-    (reader, futures::stream::select_all(streams).reflect(writer).touched_objects())
+    (reader, scope.events::<K>(client).reflect(writer).touched_objects())
 }
 
 /// The object `name` of `namespace` from a watch store, once the store has listed.
@@ -168,6 +178,9 @@ pub(super) async fn resolve(obj: &Service, ctx: &Context) -> Result<Resolved, Ou
         (None, None) => return Err(Outcome::Invalid("set taskDefinitionRef or taskDefinition".into())),
     };
     let region = ctx.aws.region_for(obj.spec.region.as_deref().or(cluster_region.as_deref()));
+    if let Some(problem) = crate::core::region::problem(&region) {
+        return Err(Outcome::Invalid(problem));
+    }
     Ok(Resolved { cluster, task_definition, region, awsvpc })
 }
 
@@ -194,8 +207,12 @@ async fn owned_resources(obj: &Service, ctx: &Context, t: &Target) -> Result<Vec
     if let Some(id) = &status.autoscaling_resource_id {
         owned::record(&mut all, owned::resource(OwnedKind::ScalableTarget, id, &region, None));
     }
-    for part in service_lb::discover(ctx, obj, &t.owner, &region).await? {
-        owned::record(&mut all, part);
+    // Nothing is created before the region is valid: no discovery in a region
+    // that is none.
+    if crate::core::region::problem(&region).is_none() {
+        for part in service_lb::discover(ctx, obj, &t.owner, &region).await? {
+            owned::record(&mut all, part);
+        }
     }
     Ok(all)
 }

@@ -92,7 +92,8 @@ async fn report_aws_error(
 
 async fn apply(api: &Api<TaskDefinition>, obj: &TaskDefinition, ctx: &Context) -> Result<Action, ReconcileError> {
     let t = target(obj, ctx);
-    let problems = core::validate(&obj.name_any(), &obj.spec);
+    let mut problems = core::validate(&obj.name_any(), &obj.spec);
+    problems.extend(crate::core::region::problem(&t.region));
     if !problems.is_empty() {
         let message = format!("invalid spec: {}", problems.join("; "));
         if super::is_new_problem(obj, &message) {
@@ -215,6 +216,10 @@ async fn cleanup(api: &Api<TaskDefinition>, obj: &TaskDefinition, ctx: &Context)
             format!("left the revisions of {} ACTIVE (deletionPolicy: Retain)", t.family),
         )
         .await;
+        return Ok(Action::await_change());
+    }
+    if crate::core::region::problem(&t.region).is_some() {
+        // Nothing is registered before the region is valid.
         return Ok(Action::await_change());
     }
     let ecs = ctx.aws.ecs(&t.region);

@@ -6,6 +6,7 @@ pub mod conditions;
 pub mod load_balancer;
 pub mod owned;
 pub mod ownership;
+pub mod region;
 pub mod service;
 pub mod service_status;
 pub mod tags;
