@@ -55,6 +55,14 @@ where
     .await
 }
 
+/// Whether `obj` is Ready and Synced for its current generation.
+pub fn is_converged<K: Serialize + kube::Resource>(obj: &K) -> bool {
+    let generation = obj.meta().generation;
+    ["Ready", "Synced"].iter().all(|type_| {
+        condition_of(obj, type_).is_some_and(|c| c.status == "True" && c.observed_generation == generation)
+    })
+}
+
 /// Waits until `name` is Ready and Synced for its current generation (the last
 /// edit applied in full), and returns the object.
 pub async fn wait_converged<K>(api: &Api<K>, name: &str) -> K

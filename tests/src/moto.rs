@@ -69,6 +69,11 @@ impl Moto {
         Ok(Self { _process: process, venv: venv.to_path_buf(), url: format!("http://127.0.0.1:{port}") })
     }
 
+    /// The Python of moto's virtual environment (for the bed's support programs).
+    pub fn python(&self) -> PathBuf {
+        self.venv.join("bin").join("python")
+    }
+
     /// The environment an AWS client needs to reach this server through the
     /// standard variables.
     pub fn client_env(&self) -> Vec<(&'static str, String)> {

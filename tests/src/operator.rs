@@ -38,6 +38,7 @@ impl OperatorProcess {
 
     /// Like `start_with_kubeconfig`, with some of the AWS environment replaced (for
     /// example another default region, as after a change of the operator's settings).
+    /// An empty value removes the variable.
     pub fn start_with_env(
         bed: &TestBed,
         kubeconfig: &Path,
@@ -62,7 +63,10 @@ impl OperatorProcess {
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,ecs_operator=debug")
             .envs(bed.moto.client_env())
-            .envs(env.iter().copied());
+            .envs(env.iter().filter(|(_, v)| !v.is_empty()).copied());
+        for (name, _) in env.iter().filter(|(_, v)| v.is_empty()) {
+            cmd.env_remove(name);
+        }
         let mut process = ServerProcess::start("ecs-operator", cmd, log)
             .map_err(|e: ProcessError| TestBedError::Setup(e.to_string()))?;
         wait_for_port(&mut process, health_port, Duration::from_secs(60)).map_err(TestBedError::Setup)?;
@@ -87,6 +91,16 @@ impl OperatorProcess {
     /// SIGTERM and wait up to 20 s for the graceful shutdown; the exit status.
     pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
         self.process.stop(Duration::from_secs(20))
+    }
+
+    /// SIGKILL: no graceful shutdown, no lease release.
+    pub fn kill(&mut self) -> Option<std::process::ExitStatus> {
+        self.process.kill()
+    }
+
+    /// Whether this replica reconciles (`ecs_operator_leader` is 1).
+    pub fn is_leader(&self) -> Result<bool, TestBedError> {
+        Ok(self.metrics()?.lines().any(|l| l.trim() == "ecs_operator_leader 1"))
     }
 
     /// Whether the process exited, with its status.

@@ -222,6 +222,20 @@ impl ServerProcess {
     }
 }
 
+impl ServerProcess {
+    /// SIGKILL, as the kernel's OOM killer or a node failure would; waits for it.
+    pub fn kill(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let pid = child.id();
+        let _ = child.kill();
+        let status = child.wait().ok();
+        if let Ok(mut pids) = REGISTERED.lock() {
+            pids.retain(|p| *p != pid);
+        }
+        status
+    }
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.stop(Duration::from_secs(5));

@@ -10,17 +10,15 @@
 //! (default 40).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use aws_sdk_applicationautoscaling::types::ServiceNamespace;
 use ecs_operator::crd::Service;
 use ecs_operator_tests::conditions::wait_converged;
 use ecs_operator_tests::fixtures::{existing_listener, network};
+use ecs_operator_tests::inventory::inventory;
 use ecs_operator_tests::moto::SeededNetwork;
 use ecs_operator_tests::{TestContext, eventually};
 use kube::Api;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
-
-const OWNER_TAG: &str = "ecs.operator.dev/owner";
 
 /// A small deterministic generator (xorshift64*): the walk must replay from its
 /// seed alone, and it needs nothing more than uniform choices.
@@ -263,138 +261,9 @@ spec:
 
     /// What AWS holds of this test's resources, in the same words as `expected`.
     async fn inventory(&self) -> Result<BTreeSet<String>, String> {
-        let e = |e: &dyn std::fmt::Display| e.to_string();
-        let ns_prefix = format!("{}/", self.ctx.namespace);
-        let ours = |tags: &BTreeMap<String, String>| tags.get(OWNER_TAG).is_some_and(|o| o.starts_with(&ns_prefix));
-        let owner_name = |tags: &BTreeMap<String, String>| {
-            tags.get(OWNER_TAG).and_then(|o| o.rsplit('/').next()).unwrap_or_default().to_string()
-        };
-        let mut out = BTreeSet::new();
-        let ecs = aws_sdk_ecs::Client::new(&self.ctx.aws);
-        let clusters = ecs
-            .describe_clusters()
-            .clusters(self.cluster(0))
-            .clusters(self.cluster(1))
-            .include(aws_sdk_ecs::types::ClusterField::Tags)
-            .send()
-            .await
-            .map_err(|x| e(&x))?;
-        for c in clusters.clusters().iter().filter(|c| c.status() != Some("INACTIVE")) {
-            let tags = c.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect();
-            if ours(&tags) {
-                out.insert(format!("cluster {}", c.cluster_name().unwrap_or_default()));
-                let arns =
-                    ecs.list_services().cluster(c.cluster_arn().unwrap_or_default()).send().await.map_err(|x| e(&x))?;
-                if arns.service_arns().is_empty() {
-                    continue;
-                }
-                let services = ecs
-                    .describe_services()
-                    .cluster(c.cluster_arn().unwrap_or_default())
-                    .set_services(Some(arns.service_arns().to_vec()))
-                    .include(aws_sdk_ecs::types::ServiceField::Tags)
-                    .send()
-                    .await
-                    .map_err(|x| e(&x))?;
-                for s in services.services().iter().filter(|s| s.status() != Some("INACTIVE")) {
-                    out.insert(format!(
-                        "service {}/{}",
-                        c.cluster_name().unwrap_or_default(),
-                        s.service_name().unwrap_or_default()
-                    ));
-                }
-            }
-        }
-
-        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.ctx.aws);
-        let tags_of = |arns: Vec<String>| {
-            let elb = elb.clone();
-            async move {
-                let mut all = BTreeMap::new();
-                for chunk in arns.chunks(20) {
-                    let t = elb
-                        .describe_tags()
-                        .set_resource_arns(Some(chunk.to_vec()))
-                        .send()
-                        .await
-                        .map_err(|x| x.to_string())?;
-                    for d in t.tag_descriptions() {
-                        let tags: BTreeMap<String, String> = d
-                            .tags()
-                            .iter()
-                            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-                            .collect();
-                        all.insert(d.resource_arn().unwrap_or_default().to_string(), tags);
-                    }
-                }
-                Ok::<_, String>(all)
-            }
-        };
-        let tgs = elb.describe_target_groups().send().await.map_err(|x| e(&x))?;
-        let tg_arns: Vec<String> =
-            tgs.target_groups().iter().filter_map(|t| t.target_group_arn().map(str::to_string)).collect();
-        let tg_tags = tags_of(tg_arns).await?;
-        // Target group ARN -> owning Service name, for this test's groups.
-        let tg_owner: BTreeMap<String, String> =
-            tg_tags.iter().filter(|(_, t)| ours(t)).map(|(arn, t)| (arn.clone(), owner_name(t))).collect();
-        for owner in tg_owner.values() {
-            out.insert(format!("target group of {owner}"));
-        }
-        let lbs = elb.describe_load_balancers().send().await.map_err(|x| e(&x))?;
-        let lb_arns: Vec<String> =
-            lbs.load_balancers().iter().filter_map(|l| l.load_balancer_arn().map(str::to_string)).collect();
-        let lb_tags = tags_of(lb_arns).await?;
-        let mut listeners: Vec<(String, String)> =
+        let shared: Vec<(String, String)> =
             self.listeners.iter().enumerate().map(|(i, l)| (l.clone(), format!("shared listener {i}"))).collect();
-        for (arn, tags) in lb_tags.iter().filter(|(_, t)| ours(t)) {
-            let owner = owner_name(tags);
-            out.insert(format!("load balancer of {owner}"));
-            let ls = elb.describe_listeners().load_balancer_arn(arn).send().await.map_err(|x| e(&x))?;
-            for l in ls.listeners() {
-                out.insert(format!("listener of {owner} on {}", l.port().unwrap_or_default()));
-                listeners.push((l.listener_arn().unwrap_or_default().to_string(), format!("the listener of {owner}")));
-            }
-        }
-        for (listener, label) in listeners {
-            let rules = elb.describe_rules().listener_arn(&listener).send().await.map_err(|x| e(&x))?;
-            for r in rules.rules().iter().filter(|r| !r.is_default().unwrap_or(false)) {
-                for a in r.actions() {
-                    let targets: Vec<String> = match a.target_group_arn() {
-                        Some(t) => vec![t.to_string()],
-                        None => a
-                            .forward_config()
-                            .map(|f| {
-                                f.target_groups()
-                                    .iter()
-                                    .filter_map(|t| t.target_group_arn().map(str::to_string))
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                    };
-                    for t in targets {
-                        match tg_owner.get(&t) {
-                            Some(owner) => out.insert(format!("rule on {label} to {owner}")),
-                            None => out.insert(format!("rule on {label} to a target group nobody owns: {t}")),
-                        };
-                    }
-                }
-            }
-        }
-
-        let aas = aws_sdk_applicationautoscaling::Client::new(&self.ctx.aws);
-        let clusters = [self.cluster(0), self.cluster(1)];
-        let in_ours = |id: &str| clusters.iter().any(|c| id.starts_with(&format!("service/{c}/")));
-        let targets =
-            aas.describe_scalable_targets().service_namespace(ServiceNamespace::Ecs).send().await.map_err(|x| e(&x))?;
-        for t in targets.scalable_targets().iter().filter(|t| in_ours(t.resource_id())) {
-            out.insert(format!("scalable target {}", t.resource_id()));
-        }
-        let policies =
-            aas.describe_scaling_policies().service_namespace(ServiceNamespace::Ecs).send().await.map_err(|x| e(&x))?;
-        for p in policies.scaling_policies().iter().filter(|p| in_ours(p.resource_id())) {
-            out.insert(format!("policy {}", p.policy_name()));
-        }
-        Ok(out)
+        inventory(&self.ctx, &[self.cluster(0), self.cluster(1)], &shared).await
     }
 
     /// Every ACTIVE revision of the two families is a TaskDefinition's current one
@@ -475,7 +344,7 @@ async fn any_sequence_of_edits_leaves_exactly_what_the_specs_describe() {
     eprintln!("edit walk: seed {seed}, {steps} steps (replay with ECS_OPERATOR_WALK_SEED={seed})");
     let started = Instant::now();
     let ctx = TestContext::new("edit-walk").await.unwrap();
-    let _op = ctx.start_operator(&["--resync-seconds", "5"]).unwrap();
+    let op = ctx.start_operator(&["--resync-seconds", "5"]).unwrap();
     let net = ctx.bed.seed_network(&ctx.prefix).unwrap();
     let listeners = [existing_listener(&ctx, &net, "l0", 80).await, existing_listener(&ctx, &net, "l1", 80).await];
     let world = World { ctx, net, listeners };
@@ -495,5 +364,8 @@ async fn any_sequence_of_edits_leaves_exactly_what_the_specs_describe() {
     }
     let have = world.inventory().await.unwrap();
     assert!(have.is_empty(), "seed {seed}: left behind after deleting everything: {have:?}");
+    // Every AWS operation the walk made is one the documented IAM policy allows.
+    let denied = ecs_operator_tests::iam::not_allowed(&op.metrics().unwrap()).unwrap();
+    assert!(denied.is_empty(), "operations missing from docs/iam-policy.json: {denied:?}");
     eprintln!("edit walk: seed {seed}, {steps} steps passed in {:.0?}", started.elapsed());
 }

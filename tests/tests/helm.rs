@@ -44,10 +44,43 @@ async fn the_chart_installs_and_its_rbac_is_enough_to_reconcile() {
     let deployment = ctx.kubectl_ok(&["get", "deployment", "-o", "name"]).unwrap();
     assert!(deployment.contains(&format!("deployment.apps/{release}-ecs-operator")), "{deployment}");
 
-    // No kubelet runs here, so run the operator binary as the chart's ServiceAccount.
+    // No kubelet runs here, so run the chart's pods by hand: its replicas, each the
+    // operator binary with the Deployment's own arguments, as its ServiceAccount.
+    let spec: serde_json::Value = serde_json::from_str(
+        &ctx.kubectl_ok(&["get", &format!("deployment/{release}-ecs-operator"), "-o", "jsonpath={.spec}"]).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(spec["replicas"], 2, "two replicas by default");
+    assert_eq!(spec["strategy"]["type"], "RollingUpdate");
+    let args: Vec<String> = spec["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .map(str::to_string)
+        .collect();
+    assert!(args.contains(&"--leader-election".to_string()), "{args:?}");
+    // The bed picks the addresses and the namespace flag; the rest is the chart's.
+    let chart_args: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| *a != "run" && !a.starts_with("--metrics-address=") && !a.starts_with("--health-address="))
+        .filter(|a| !a.starts_with("--namespace=") && !a.starts_with("--rollout-poll-seconds="))
+        .collect();
     let kubeconfig = ctx.service_account_kubeconfig(&format!("{release}-ecs-operator")).await.unwrap();
-    let log = ctx.bed.dir.join(format!("{}-operator.log", ctx.namespace));
-    let _op = OperatorProcess::start_with_kubeconfig(ctx.bed, &kubeconfig, &ctx.namespace, &log, &[]).unwrap();
+    let replicas: Vec<OperatorProcess> = ["pod-0", "pod-1"]
+        .iter()
+        .map(|pod| {
+            let log = ctx.bed.dir.join(format!("{}-{pod}.log", ctx.namespace));
+            let env = [("POD_NAME", *pod), ("POD_NAMESPACE", ctx.namespace.as_str())];
+            OperatorProcess::start_with_env(ctx.bed, &kubeconfig, &ctx.namespace, &log, &chart_args, &env).unwrap()
+        })
+        .collect();
+    let leader = eventually(Duration::from_secs(40), "one of the two replicas leads", || async {
+        let leading: Vec<usize> = (0..2).filter(|i| replicas[*i].is_leader().unwrap_or(false)).collect();
+        if leading.len() == 1 { Ok(leading[0]) } else { Err(format!("leaders: {leading:?}")) }
+    })
+    .await;
     ctx.apply_ok(&format!(
         "apiVersion: ecs.operator.dev/v1alpha1
 kind: Cluster
@@ -63,6 +96,24 @@ spec: {{clusterName: {}-rbac, capacityProviders: [FARGATE]}}
     assert!(events.contains("Created"), "{events}");
     // And deletion (finalizer removal) works under the same RBAC.
     ctx.kubectl_ok(&["delete", "ecscluster/rbac", "--timeout=60s"]).unwrap();
+    // Only the leader reconciled or called AWS; the standby is ready all along.
+    let standby = &replicas[1 - leader];
+    assert!(replicas[leader].successful_reconciles("Cluster").unwrap() >= 1);
+    assert_eq!(standby.successful_reconciles("Cluster").unwrap(), 0, "the standby reconciled");
+    assert_eq!(
+        ecs_operator_tests::operator::sum_aws_requests(&standby.metrics().unwrap(), |_| true),
+        0,
+        "the standby called AWS"
+    );
+    let ready = standby.health("/readyz").unwrap();
+    assert!(ready.contains(" 200 ") && ready.contains("standby"), "{ready}");
+    let rbac_denials: Vec<String> = replicas
+        .iter()
+        .flat_map(|r| {
+            r.log_tail(400).lines().filter(|l| l.contains("forbidden")).map(str::to_string).collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(rbac_denials.is_empty(), "the chart's RBAC refused a request: {rbac_denials:?}");
 }
 
 /// `helm template` of the chart with `--set` values, as parsed documents.
@@ -111,7 +162,42 @@ async fn the_chart_lints_strictly_and_its_switches_render_what_they_say() {
     assert!(of_kind(&docs, "ServiceAccount")[0]["metadata"].get("annotations").is_none());
     let cluster_roles = of_kind(&docs, "ClusterRole");
     assert!(cluster_roles.len() >= 2, "the CRD reader and the operator's ClusterRole: {}", cluster_roles.len());
-    assert!(of_kind(&docs, "Role").is_empty());
+    let roles: Vec<&str> = of_kind(&docs, "Role").iter().filter_map(|r| r["metadata"]["name"].as_str()).collect();
+    assert_eq!(roles, ["eo-ecs-operator-leader-election"], "only the Lease's Role, in the release namespace");
+
+    // High availability by default: 2 replicas, leader election, a rolling update
+    // that starts the new standby first, a PDB and spreading over nodes.
+    let spec = &deployment["spec"];
+    assert_eq!(spec["replicas"], 2);
+    assert_eq!(spec["strategy"]["rollingUpdate"]["maxUnavailable"], 0);
+    let args = |docs: &[serde_json::Value]| -> Vec<String> {
+        of_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect()
+    };
+    assert!(args(&docs).contains(&"--leader-election".to_string()));
+    let env: Vec<&str> = container["env"].as_array().unwrap().iter().filter_map(|e| e["name"].as_str()).collect();
+    assert!(env.contains(&"POD_NAMESPACE") && env.contains(&"POD_NAME"), "{env:?}");
+    assert_eq!(of_kind(&docs, "PodDisruptionBudget")[0]["spec"]["maxUnavailable"], 1);
+    let anti =
+        &spec["template"]["spec"]["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"];
+    assert_eq!(anti[0]["podAffinityTerm"]["topologyKey"], "kubernetes.io/hostname");
+    // One replica: no PDB (it would block every drain) and no anti-affinity.
+    let single = render(&ctx, &["replicas=1"]).unwrap();
+    assert!(of_kind(&single, "PodDisruptionBudget").is_empty());
+    assert!(of_kind(&single, "Deployment")[0]["spec"]["template"]["spec"].get("affinity").is_none());
+    // Without leader election: Recreate (never two replicas at once), no Lease Role.
+    let no_election = render(&ctx, &["leaderElection.enabled=false", "replicas=1"]).unwrap();
+    assert_eq!(of_kind(&no_election, "Deployment")[0]["spec"]["strategy"]["type"], "Recreate");
+    assert!(!args(&no_election).contains(&"--leader-election".to_string()));
+    assert!(of_kind(&no_election, "Role").is_empty());
+    // Sharding: the label selector reaches the operator.
+    let shard = render(&ctx, &["labelSelector=ecs.operator.dev/shard=a", "instanceId=shard-a"]).unwrap();
+    let shard_args = args(&shard);
+    assert!(shard_args.contains(&"--label-selector=ecs.operator.dev/shard=a".to_string()), "{shard_args:?}");
 
     // IRSA: the role ARN becomes the service account's annotation.
     let arn = "arn:aws:iam::123456789012:role/ecs-operator";
@@ -148,7 +234,11 @@ async fn the_chart_lints_strictly_and_its_switches_render_what_they_say() {
         .filter_map(|a| a.as_str())
         .collect();
     assert!(args.contains(&"--namespace=shop") && args.contains(&"--namespace=billing"), "{args:?}");
-    let roles: Vec<&str> = of_kind(&docs, "Role").iter().filter_map(|r| r["metadata"]["namespace"].as_str()).collect();
+    let roles: Vec<&str> = of_kind(&docs, "Role")
+        .iter()
+        .filter(|r| !r["metadata"]["name"].as_str().unwrap_or_default().ends_with("-leader-election"))
+        .filter_map(|r| r["metadata"]["namespace"].as_str())
+        .collect();
     assert_eq!(roles, ["shop", "billing"]);
     assert_eq!(of_kind(&docs, "ClusterRole").len(), 1, "only the CRD reader");
 

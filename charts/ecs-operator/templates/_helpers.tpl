@@ -27,17 +27,16 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end -}}
 
-{{/* The rules the operator needs on its own kinds, Events and CRDs. */}}
+{{/* The rules the operator needs on its own kinds and Events: exactly the verbs it
+uses (watches list and watch; finalizers are JSON patches; status is applied
+server-side; Events are created, never updated). */}}
 {{- define "ecs-operator.namespacedRules" -}}
 - apiGroups: [ecs.operator.dev]
   resources: [clusters, taskdefinitions, services]
-  verbs: [get, list, watch, patch, update]
+  verbs: [list, watch, patch]
 - apiGroups: [ecs.operator.dev]
   resources: [clusters/status, taskdefinitions/status, services/status]
-  verbs: [get, patch, update]
-- apiGroups: [ecs.operator.dev]
-  resources: [clusters/finalizers, taskdefinitions/finalizers, services/finalizers]
-  verbs: [update]
+  verbs: [patch]
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create]

@@ -6,6 +6,8 @@ pub mod conditions;
 pub mod load_balancer;
 pub mod owned;
 pub mod ownership;
+#[cfg(test)]
+mod properties;
 pub mod region;
 pub mod service;
 pub mod service_status;
