@@ -90,11 +90,49 @@ pub fn view(lease: &Lease, identity: &str, now: SystemTime) -> LeaseView {
 /// A replica taking part in the election.
 pub struct Elector {
     manager: Arc<LeaseManager>,
-    changes: mpsc::Receiver<Result<bool, kube_lease_manager::LeaseManagerError>>,
+    changes: Changes,
     leases: Api<Lease>,
+    client: kube::Client,
     config: ElectionConfig,
-    // Holds the task that runs the crate's `changed()` (never cancelled midway).
-    _task: tokio::task::JoinHandle<()>,
+    // The task that runs the crate's `changed()`; restarted only while standing by.
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn build_manager(client: &kube::Client, config: &ElectionConfig) -> Result<LeaseManager, LeaderError> {
+    LeaseManagerBuilder::new(client.clone(), &config.lease)
+        .with_namespace(&config.namespace)
+        .with_identity(&config.identity)
+        .with_duration(config.duration)
+        .with_grace(config.duration - config.renew)
+        .with_create_mode(LeaseCreateMode::AutoCreate)
+        .build()
+        .await
+        .map_err(|source| LeaderError::Setup {
+            namespace: config.namespace.clone(),
+            name: config.lease.clone(),
+            source,
+        })
+}
+
+type Changes = mpsc::Receiver<Result<bool, kube_lease_manager::LeaseManagerError>>;
+
+// Runs the crate's `changed()` in a task of its own, so that the leader never
+// cancels it midway through a renewal.
+fn spawn_runner(manager: Arc<LeaseManager>) -> (Changes, tokio::task::JoinHandle<()>) {
+    let (tx, changes) = mpsc::channel(8);
+    let task = tokio::spawn(async move {
+        loop {
+            let result = manager.changed().await;
+            let failed = result.is_err();
+            if tx.send(result).await.is_err() {
+                return;
+            }
+            if failed {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    });
+    (changes, task)
 }
 
 impl std::fmt::Debug for Elector {
@@ -118,43 +156,44 @@ impl Elector {
     pub async fn join(config: ElectionConfig) -> Result<Self, LeaderError> {
         config.check()?;
         let client = election_client().await?;
-        let setup =
-            |source| LeaderError::Setup { namespace: config.namespace.clone(), name: config.lease.clone(), source };
-        let manager = LeaseManagerBuilder::new(client.clone(), &config.lease)
-            .with_namespace(&config.namespace)
-            .with_identity(&config.identity)
-            .with_duration(config.duration)
-            .with_grace(config.duration - config.renew)
-            .with_create_mode(LeaseCreateMode::AutoCreate)
-            .build()
-            .await
-            .map_err(setup)?;
+        let manager = build_manager(&client, &config).await?;
         let manager = Arc::new(manager);
-        let (tx, changes) = mpsc::channel(8);
-        let runner = manager.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let result = runner.changed().await;
-                let failed = result.is_err();
-                if tx.send(result).await.is_err() {
-                    return;
-                }
-                if failed {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-        });
-        Ok(Self { manager, changes, leases: Api::namespaced(client, &config.namespace), config, _task: task })
+        let (changes, task) = spawn_runner(manager.clone());
+        Ok(Self { manager, changes, leases: Api::namespaced(client.clone(), &config.namespace), client, config, task })
     }
 
-    /// Waits until this replica holds the lease.
+    /// Waits until this replica holds the lease. The crate's standby sleeps until
+    /// the holder's lease would expire; a Lease released by its holder (a graceful
+    /// stop) is seen by reading it every 2 s, and taken at once.
     pub async fn acquire(&mut self) -> Result<(), LeaderError> {
+        let mut look = tokio::time::interval(CONFIRM_EVERY);
         loop {
-            match self.changes.recv().await {
-                Some(Ok(true)) => return Ok(()),
-                Some(Ok(false)) => {}
-                Some(Err(e)) => tracing::warn!(error = %e, "leader election: cannot reach the Lease; retrying"),
-                None => return Err(LeaderError::Lost("the election task ended".into())),
+            tokio::select! {
+                change = self.changes.recv() => match change {
+                    Some(Ok(true)) => return Ok(()),
+                    Some(Ok(false)) => {}
+                    Some(Err(e)) => tracing::warn!(error = %e, "leader election: cannot reach the Lease; retrying"),
+                    None => return Err(LeaderError::Lost("the election task ended".into())),
+                },
+                _ = look.tick() => {
+                    let seen = self.leases.get(&self.config.lease).await;
+                    let released = matches!(
+                        seen.map(|l| view(&l, &self.config.identity, SystemTime::now())),
+                        Ok(LeaseView::NotHeld { holder: None })
+                    );
+                    if released {
+                        // The crate's standby sleeps on what it read last; a new
+                        // manager reads the Lease afresh and takes it.
+                        match build_manager(&self.client, &self.config).await {
+                            Ok(manager) => {
+                                self.task.abort();
+                                self.manager = Arc::new(manager);
+                                (self.changes, self.task) = spawn_runner(self.manager.clone());
+                            }
+                            Err(e) => tracing::warn!(error = %e, "leader election: cannot read the released Lease"),
+                        }
+                    }
+                }
             }
         }
     }
@@ -183,7 +222,10 @@ impl Elector {
                 }
                 _ = confirm.tick() => match self.leases.get(&self.config.lease).await {
                     Ok(lease) => match view(&lease, &self.config.identity, SystemTime::now()) {
-                        LeaseView::Held { remaining } => fence = Instant::now() + remaining,
+                        LeaseView::Held { remaining } => {
+                            fence = Instant::now() + remaining;
+                            tracing::trace!(?remaining, "leader election: lease confirmed");
+                        }
                         LeaseView::NotHeld { holder } => {
                             return LeaderError::Lost(format!("the Lease names {} as holder", holder.unwrap_or_else(|| "no one".into())));
                         }

@@ -207,16 +207,21 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
             ),
         );
     };
+    // Readiness turns false as soon as a stop is asked for, while the reconciles
+    // under way finish. If a controller loop ends by itself, this waits for the
+    // stop with /healthz failing, so that the kubelet restarts the operator.
+    let mark_stopping = async {
+        let _ = stop_rx.clone().wait_for(|s| *s).await;
+        probes.set_role(Role::Stopping);
+    };
+    let work = async {
+        tokio::join!(controllers, mark_stopping);
+    };
     match &mut elector {
-        None => controllers.await,
+        None => work.await,
         Some(elector) => {
-            let stopping = async {
-                let _ = stop_rx.clone().wait_for(|s| *s).await;
-                probes.set_role(Role::Stopping);
-                std::future::pending::<()>().await
-            };
             tokio::select! {
-                _ = async { tokio::join!(controllers, stopping) } => {}
+                _ = work => {}
                 lost = elector.hold() => {
                     // Dropping the controllers cancels every reconcile under way:
                     // no AWS write starts after this line.

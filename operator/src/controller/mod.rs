@@ -28,6 +28,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Permanent AWS errors wait for a spec change, but look again now and then in
 /// case the cause was outside the spec (IAM, quotas).
@@ -122,8 +123,14 @@ where
     let store = store.clone();
     let probes = ctx.probes.clone();
     tokio::spawn(async move {
-        if store.wait_until_ready().await.is_ok() {
-            probes.watch_listed(name);
+        // kube's readiness signal wakes only the last task that waited on it (the
+        // controller's own wait), so look again every 250 ms instead of waiting once.
+        loop {
+            match tokio::time::timeout(Duration::from_millis(250), store.wait_until_ready()).await {
+                Ok(Ok(())) => return probes.watch_listed(name),
+                Ok(Err(_)) => return,
+                Err(_) => {}
+            }
         }
     });
 }
