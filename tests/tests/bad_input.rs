@@ -71,15 +71,17 @@ fn walk(kind: &str, schema: &Value, path: &mut Vec<String>, out: &mut Vec<Genera
     {
         push(json!("NotOneOfTheAllowedValues"), "enum".into());
     }
-    if let Some(min) = schema["minimum"].as_i64() {
-        push(json!(min - 1), format!("minimum {min}"));
+    // The schemas write bounds as floats (`minimum: 1.0`), also on integers.
+    let beyond = |bound: f64, step: f64| {
+        if schema["type"] == "integer" { json!((bound + step) as i64) } else { json!(bound + step) }
+    };
+    if let Some(min) = schema["minimum"].as_f64() {
+        push(beyond(min, -1.0), format!("minimum {min}"));
     }
-    if let Some(max) = schema["maximum"].as_i64() {
-        push(json!(max + 1), format!("maximum {max}"));
+    if let Some(max) = schema["maximum"].as_f64() {
+        push(beyond(max, 1.0), format!("maximum {max}"));
     }
-    if let Some(max) = schema["maxLength"].as_u64()
-        && max < 2048
-    {
+    if let Some(max) = schema["maxLength"].as_u64() {
         push(json!("a".repeat(max as usize + 1)), format!("maxLength {max}"));
     }
     if let Some(props) = schema["properties"].as_object() {

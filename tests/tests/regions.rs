@@ -134,22 +134,25 @@ async fn a_service_moved_to_another_region_is_made_there_before_the_old_one_goes
 }
 
 #[tokio::test]
-async fn without_any_region_an_object_is_invalid_and_nothing_is_called_in_aws() {
+async fn without_a_usable_region_an_object_is_invalid_and_nothing_is_called_in_aws() {
     let ctx = TestContext::new("no-region").await.unwrap();
-    let log = ctx.bed.dir.join(format!("{}-operator.log", ctx.namespace));
-    // No AWS_REGION, no AWS_DEFAULT_REGION, no profile to read one from.
+    // No AWS_REGION, no AWS_DEFAULT_REGION, no profile to read one from; then a
+    // misspelt AWS_REGION (the CRD checks spec.region, nothing checks the env).
     let no_config = ctx.bed.dir.join("no-such-aws-config");
     let no_config = no_config.to_str().unwrap();
-    let env = [("AWS_REGION", ""), ("AWS_DEFAULT_REGION", ""), ("AWS_CONFIG_FILE", no_config)];
-    let op = ecs_operator_tests::OperatorProcess::start_with_env(
-        ctx.bed,
-        &ctx.bed.control_plane.kubeconfig,
-        &ctx.namespace,
-        &log,
-        &[],
-        &env,
-    )
-    .unwrap();
+    let operator = |region: &str, log: &str| {
+        let log = ctx.bed.dir.join(format!("{}-{log}.log", ctx.namespace));
+        let env = [("AWS_REGION", region), ("AWS_DEFAULT_REGION", ""), ("AWS_CONFIG_FILE", no_config)];
+        ecs_operator_tests::OperatorProcess::start_with_env(
+            ctx.bed,
+            &ctx.bed.control_plane.kubeconfig,
+            &ctx.namespace,
+            &log,
+            &[],
+            &env,
+        )
+        .unwrap()
+    };
     let clusters: Api<Cluster> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
     let manifest = |name: &str, region: &str| {
         format!(
@@ -157,30 +160,39 @@ async fn without_any_region_an_object_is_invalid_and_nothing_is_called_in_aws() 
             ctx.prefix
         )
     };
+    let invalid_saying = |says: &'static str| {
+        let clusters = clusters.clone();
+        async move {
+            eventually(Duration::from_secs(30), &format!("Invalid: {says}"), || async {
+                let c = clusters.get("none").await.map_err(|e| e.to_string())?;
+                match ecs_operator_tests::conditions::condition_of(&c, "Synced") {
+                    Some(s) if s.reason == "Invalid" && s.message.contains(says) => Ok(()),
+                    other => Err(format!("{other:?}")),
+                }
+            })
+            .await
+        }
+    };
+    let mut op = operator("", "operator-no-region");
     ctx.apply_ok(&manifest("none", "")).unwrap();
-    ctx.apply_ok(&manifest("typo", "  region: us-east1\n")).unwrap();
-    for (name, says) in [("none", "no AWS region: set spec.region"), ("typo", "\"us-east1\" is not an AWS region name")]
-    {
-        eventually(Duration::from_secs(30), &format!("{name}: Invalid"), || async {
-            let c = clusters.get(name).await.map_err(|e| e.to_string())?;
-            match ecs_operator_tests::conditions::condition_of(&c, "Synced") {
-                Some(s) if s.reason == "Invalid" && s.message.contains(says) => Ok(()),
-                other => Err(format!("{other:?}")),
-            }
-        })
-        .await;
-    }
+    invalid_saying("no AWS region: set spec.region").await;
     let events = ctx.kubectl_ok(&["get", "events", "-o", "jsonpath={.items[*].message}"]).unwrap();
     assert!(events.contains("no AWS region"), "a Warning Event tells the user: {events}");
-    assert_eq!(
-        ecs_operator_tests::operator::sum_aws_requests(&op.metrics().unwrap(), |_| true),
-        0,
-        "nothing was called in AWS for objects without a usable region"
-    );
-    // A region named by the object works without a default; the invalid ones
-    // delete without AWS calls (nothing was ever created).
+    let calls = |op: &ecs_operator_tests::OperatorProcess| {
+        ecs_operator_tests::operator::sum_aws_requests(&op.metrics().unwrap(), |_| true)
+    };
+    assert_eq!(calls(&op), 0, "nothing was called in AWS without a region");
+    op.stop();
+
+    let op = operator("us-east1", "operator-typo");
+    invalid_saying("\"us-east1\" is not an AWS region name").await;
+    assert_eq!(calls(&op), 0, "nothing was called in AWS with a misspelt region");
+    // A region named by the object works beside it; the invalid one deletes
+    // without AWS calls (nothing was ever created).
     ctx.apply_ok(&manifest("named", &format!("  region: {WEST}\n"))).unwrap();
     wait_converged(&clusters, "named").await;
-    ctx.kubectl_ok(&["delete", "ecscluster/none", "ecscluster/typo", "--timeout=30s"]).unwrap();
+    let before = calls(&op);
+    ctx.kubectl_ok(&["delete", "ecscluster/none", "--timeout=30s"]).unwrap();
+    assert_eq!(calls(&op), before, "deleting the invalid object called nothing");
     assert!(cluster_status(&ecs_in(&ctx, WEST), &format!("{}-named", ctx.prefix)).await.is_some());
 }
