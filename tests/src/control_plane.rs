@@ -28,19 +28,35 @@ pub enum ControlPlaneError {
 pub const CONTROLLERS: &str =
     "namespace-controller,garbage-collector-controller,serviceaccount-controller,serviceaccount-token-controller";
 
-/// A running etcd, kube-apiserver and kube-controller-manager.
+/// The processes of a control plane; field order is drop order, so the controller
+/// manager stops first and the apiserver before etcd.
 #[derive(Debug)]
-pub struct ControlPlane {
-    // Held only to be dropped, which stops them; field order is drop order, so
-    // the controller manager stops first and the apiserver before etcd.
+struct Running {
     _controller_manager: ServerProcess,
     _apiserver: ServerProcess,
     _etcd: ServerProcess,
+}
+
+/// A running etcd, kube-apiserver and kube-controller-manager.
+#[derive(Debug)]
+pub struct ControlPlane {
+    // Held to be dropped (which stops them) or replaced (a restart).
+    running: std::sync::Mutex<Option<Running>>,
     /// The apiserver's URL, `https://127.0.0.1:<port>`.
     pub url: String,
     /// An admin kubeconfig (client certificate in `system:masters`).
     pub kubeconfig: PathBuf,
     pub certs: ControlPlaneCerts,
+    bin: PathBuf,
+    dir: PathBuf,
+    ports: Ports,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Ports {
+    etcd: u16,
+    peer: u16,
+    apiserver: u16,
 }
 
 impl ControlPlane {
@@ -50,11 +66,43 @@ impl ControlPlane {
         let cert_dir = dir.join("pki");
         std::fs::create_dir_all(&cert_dir)?;
         let certs = certs::generate(&cert_dir)?;
+        let ports = Ports { etcd: free_port()?, peer: free_port()?, apiserver: free_port()? };
+        let url = format!("https://127.0.0.1:{}", ports.apiserver);
+        let kubeconfig = dir.join("kubeconfig");
+        std::fs::write(&kubeconfig, admin_kubeconfig(&url, &certs))?;
+        let plane = Self {
+            running: std::sync::Mutex::new(None),
+            url,
+            kubeconfig,
+            certs,
+            bin: bin.to_path_buf(),
+            dir: dir.to_path_buf(),
+            ports,
+        };
+        let running = plane.launch()?;
+        if let Ok(mut slot) = plane.running.lock() {
+            *slot = Some(running);
+        }
+        Ok(plane)
+    }
 
-        let etcd_port = free_port()?;
-        let peer_port = free_port()?;
-        let etcd_url = format!("http://127.0.0.1:{etcd_port}");
-        let peer_url = format!("http://127.0.0.1:{peer_port}");
+    /// Stops kube-apiserver and etcd (and the controller manager), then starts
+    /// them again on the same ports with the same data, as after a control-plane
+    /// upgrade or a node reboot; returns once the apiserver is ready again.
+    /// `down` is how long they stay stopped.
+    pub fn restart(&self, down: Duration) -> Result<(), ControlPlaneError> {
+        let mut slot = self.running.lock().map_err(|_| ControlPlaneError::NotReady("control plane lock".into()))?;
+        drop(slot.take());
+        std::thread::sleep(down);
+        *slot = Some(self.launch()?);
+        Ok(())
+    }
+
+    fn launch(&self) -> Result<Running, ControlPlaneError> {
+        let (bin, dir, certs) = (self.bin.as_path(), self.dir.as_path(), &self.certs);
+        let cert_dir = dir.join("pki");
+        let etcd_url = format!("http://127.0.0.1:{}", self.ports.etcd);
+        let peer_url = format!("http://127.0.0.1:{}", self.ports.peer);
         let mut etcd_cmd = Command::new(bin.join("etcd"));
         etcd_cmd
             .arg(format!("--data-dir={}", dir.join("etcd").display()))
@@ -67,10 +115,10 @@ impl ControlPlane {
             .arg("--quota-backend-bytes=4294967296")
             .arg("--log-level=warn");
         let mut etcd = ServerProcess::start("etcd", etcd_cmd, &dir.join("etcd.log"))?;
-        wait_for_port(&mut etcd, etcd_port, Duration::from_secs(30)).map_err(ControlPlaneError::NotReady)?;
+        wait_for_port(&mut etcd, self.ports.etcd, Duration::from_secs(30)).map_err(ControlPlaneError::NotReady)?;
 
-        let port = free_port()?;
-        let url = format!("https://127.0.0.1:{port}");
+        let port = self.ports.apiserver;
+        let url = &self.url;
         let mut api_cmd = Command::new(bin.join("kube-apiserver"));
         api_cmd
             .arg(format!("--etcd-servers={etcd_url}"))
@@ -91,14 +139,10 @@ impl ControlPlane {
             .arg("--profiling=false")
             .arg("--v=0");
         let mut apiserver = ServerProcess::start("kube-apiserver", api_cmd, &dir.join("kube-apiserver.log"))?;
-
-        let kubeconfig = dir.join("kubeconfig");
-        std::fs::write(&kubeconfig, admin_kubeconfig(&url, &certs))?;
-
         wait_for_port(&mut apiserver, port, Duration::from_secs(60)).map_err(ControlPlaneError::NotReady)?;
-        wait_ready(bin, &kubeconfig, &mut apiserver, Duration::from_secs(90))?;
-        let controller_manager = start_controller_manager(bin, dir, &kubeconfig, &certs)?;
-        Ok(Self { _controller_manager: controller_manager, _apiserver: apiserver, _etcd: etcd, url, kubeconfig, certs })
+        wait_ready(bin, &self.kubeconfig, &mut apiserver, Duration::from_secs(90))?;
+        let controller_manager = start_controller_manager(bin, dir, &self.kubeconfig, certs)?;
+        Ok(Running { _controller_manager: controller_manager, _apiserver: apiserver, _etcd: etcd })
     }
 }
 

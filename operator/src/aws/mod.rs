@@ -16,6 +16,8 @@ pub use error::AwsError;
 
 use crate::metrics::Metrics;
 use aws_config::SdkConfig;
+use aws_config::retry::RetryConfig;
+use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
 use metrics_interceptor::MetricsInterceptor;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -30,6 +32,40 @@ pub struct AwsClients {
     ecs: Mutex<HashMap<String, aws_sdk_ecs::Client>>,
     elbv2: Mutex<HashMap<String, aws_sdk_elasticloadbalancingv2::Client>>,
     autoscaling: Mutex<HashMap<String, aws_sdk_applicationautoscaling::Client>>,
+    partitions: RetryPartitions,
+}
+
+/// Attempts per AWS operation (the first and four retries) unless
+/// `AWS_MAX_ATTEMPTS` says otherwise. The SDK's default is 3.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// The operator's retry quota per AWS service, shared by the clients of every
+/// region. The SDK's default quota (500 tokens, 5 a retry) refills only through
+/// successes, so under sustained throttling it empties and stays empty: every
+/// throttled call then fails at once, and the per-object backoff (up to 5
+/// minutes) decides how fast anything converges. This one also refills 10 tokens a
+/// second: at most two retries a second once a burst has spent the quota, which
+/// bounds what retries add to the account's request rate.
+#[derive(Debug, Clone)]
+struct RetryPartitions {
+    ecs: RetryPartition,
+    elbv2: RetryPartition,
+    autoscaling: RetryPartition,
+}
+
+impl RetryPartitions {
+    fn new() -> Self {
+        let partition = |name: &'static str| {
+            RetryPartition::custom(name)
+                .token_bucket(TokenBucket::builder().capacity(500).refill_rate(10.0).build())
+                .build()
+        };
+        Self {
+            ecs: partition("ecs-operator-ecs"),
+            elbv2: partition("ecs-operator-elbv2"),
+            autoscaling: partition("ecs-operator-application-autoscaling"),
+        }
+    }
 }
 
 // One client per region, made on first use.
@@ -49,13 +85,17 @@ impl AwsClients {
             ecs: Mutex::new(HashMap::new()),
             elbv2: Mutex::new(HashMap::new()),
             autoscaling: Mutex::new(HashMap::new()),
+            partitions: RetryPartitions::new(),
         }
     }
 
     /// Loads the standard configuration chain.
     pub async fn from_env(metrics: Metrics) -> Self {
-        let base = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::new(base, metrics)
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() {
+            loader = loader.retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        }
+        Self::new(loader.load().await, metrics)
     }
 
     /// The region used when a resource does not name one.
@@ -75,6 +115,7 @@ impl AwsClients {
         cached(&self.ecs, region, || {
             let config = aws_sdk_ecs::config::Builder::from(&self.base)
                 .region(aws_sdk_ecs::config::Region::new(region.to_string()))
+                .retry_partition(self.partitions.ecs.clone())
                 .interceptor(MetricsInterceptor::new(self.metrics.clone()))
                 .build();
             aws_sdk_ecs::Client::from_conf(config)
@@ -86,6 +127,7 @@ impl AwsClients {
         cached(&self.elbv2, region, || {
             let config = aws_sdk_elasticloadbalancingv2::config::Builder::from(&self.base)
                 .region(aws_sdk_elasticloadbalancingv2::config::Region::new(region.to_string()))
+                .retry_partition(self.partitions.elbv2.clone())
                 .interceptor(MetricsInterceptor::new(self.metrics.clone()))
                 .build();
             aws_sdk_elasticloadbalancingv2::Client::from_conf(config)
@@ -97,6 +139,7 @@ impl AwsClients {
         cached(&self.autoscaling, region, || {
             let config = aws_sdk_applicationautoscaling::config::Builder::from(&self.base)
                 .region(aws_sdk_applicationautoscaling::config::Region::new(region.to_string()))
+                .retry_partition(self.partitions.autoscaling.clone())
                 .interceptor(MetricsInterceptor::new(self.metrics.clone()))
                 .build();
             aws_sdk_applicationautoscaling::Client::from_conf(config)
