@@ -87,6 +87,20 @@ pub struct RunArgs {
     #[arg(long, env = "ROLLOUT_POLL_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub rollout_poll_seconds: u64,
 
+    /// Reconciles of one kind that may run at once (each object is reconciled by
+    /// one at a time anyway). Bounds memory and the burst of AWS calls when
+    /// thousands of objects change together; the client-side AWS rate limits
+    /// bound the calls further.
+    #[arg(long, env = "MAX_CONCURRENT_RECONCILES", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub max_concurrent_reconciles: u16,
+
+    /// Client-side AWS rate limits, in percent of the operator's quotas per API
+    /// family (about 80 % of each of the account's published buckets; see
+    /// docs/operating.md). Raise it for an account with raised quotas; 0 turns
+    /// the limits off.
+    #[arg(long, env = "AWS_RATE_LIMIT_PERCENT", default_value_t = 100, value_parser = clap::value_parser!(u32).range(0..=10000))]
+    pub aws_rate_limit_percent: u32,
+
     /// Names this operator installation in the ownership tags of what it creates.
     /// Two installations managing one AWS account need different ids.
     #[arg(long, env = "INSTANCE_ID", default_value = "default")]
@@ -114,6 +128,7 @@ mod tests {
         assert_eq!(args.log_format, LogFormat::Text);
         assert!(!args.leader_election);
         assert_eq!((args.leader_election_lease_seconds, args.leader_election_renew_seconds), (15, 5));
+        assert_eq!(args.max_concurrent_reconciles, 32);
     }
 
     #[test]

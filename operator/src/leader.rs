@@ -15,6 +15,7 @@ use kube_lease_manager::{LeaseCreateMode, LeaseManager, LeaseManagerBuilder};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
 
 /// Margin kept between the fence and the lease's expiry: clock skew between
 /// replicas and requests already on their way.
@@ -162,82 +163,125 @@ impl Elector {
         Ok(Self { manager, changes, leases: Api::namespaced(client.clone(), &config.namespace), client, config, task })
     }
 
-    /// Waits until this replica holds the lease. The crate's standby sleeps until
-    /// the holder's lease would expire; a Lease released by its holder (a graceful
-    /// stop) is seen by reading it every 2 s, and taken at once.
-    pub async fn acquire(&mut self) -> Result<(), LeaderError> {
-        let mut look = tokio::time::interval(CONFIRM_EVERY);
+    /// Waits until this replica holds the lease, and returns the moment until
+    /// which it may write (the fence), read from the Lease itself: a replica only
+    /// starts writing once a read shows it as holder with time left.
+    ///
+    /// The crate's standby sleeps until the holder's lease would expire; a Lease
+    /// released by its holder (a graceful stop) is seen by reading it every 2 s,
+    /// and taken at once.
+    pub async fn acquire(&mut self) -> Result<Instant, LeaderError> {
+        let mut look = tokio::time::interval_at(tokio::time::Instant::now() + CONFIRM_EVERY, CONFIRM_EVERY);
+        look.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // The release this replica last rebuilt its manager for: one rebuild per
+        // release seen, not one every 2 s while the Lease stays free.
+        let mut rebuilt_for: Option<String> = None;
         loop {
             tokio::select! {
                 change = self.changes.recv() => match change {
-                    Some(Ok(true)) => return Ok(()),
+                    Some(Ok(true)) => {
+                        if let Some(fence) = self.confirm_held().await {
+                            return Ok(fence);
+                        }
+                        tracing::warn!("leader election: the crate reports the lease taken, but a read of the Lease does not confirm it yet");
+                    }
                     Some(Ok(false)) => {}
                     Some(Err(e)) => tracing::warn!(error = %e, "leader election: cannot reach the Lease; retrying"),
                     None => return Err(LeaderError::Lost("the election task ended".into())),
                 },
                 _ = look.tick() => {
-                    let seen = self.leases.get(&self.config.lease).await;
-                    let released = matches!(
-                        seen.map(|l| view(&l, &self.config.identity, SystemTime::now())),
-                        Ok(LeaseView::NotHeld { holder: None })
-                    );
-                    if released {
-                        // The crate's standby sleeps on what it read last; a new
-                        // manager reads the Lease afresh and takes it.
-                        match build_manager(&self.client, &self.config).await {
-                            Ok(manager) => {
-                                self.task.abort();
-                                self.manager = Arc::new(manager);
-                                (self.changes, self.task) = spawn_runner(self.manager.clone());
+                    let Ok(lease) = self.leases.get(&self.config.lease).await else { continue };
+                    match view(&lease, &self.config.identity, SystemTime::now()) {
+                        LeaseView::Held { remaining } if !remaining.is_zero() => return Ok(Instant::now() + remaining),
+                        LeaseView::NotHeld { holder: None } => {
+                            let version = lease.metadata.resource_version.clone();
+                            if rebuilt_for.is_some() && rebuilt_for == version {
+                                continue;
                             }
-                            Err(e) => tracing::warn!(error = %e, "leader election: cannot read the released Lease"),
+                            // The crate's standby sleeps on what it read last; a new
+                            // manager reads the Lease afresh and takes it.
+                            match build_manager(&self.client, &self.config).await {
+                                Ok(manager) => {
+                                    self.stop_runner().await;
+                                    self.manager = Arc::new(manager);
+                                    (self.changes, self.task) = spawn_runner(self.manager.clone());
+                                    rebuilt_for = version;
+                                }
+                                Err(e) => tracing::warn!(error = %e, "leader election: cannot read the released Lease"),
+                            }
                         }
+                        _ => {}
                     }
                 }
             }
         }
     }
 
-    /// Holds the lease; returns (an error) as soon as this replica may no longer
-    /// write: the crate says it lost the lease, a read shows another holder, or
-    /// the fence passes without a confirmed renewal.
-    pub async fn hold(&mut self) -> LeaderError {
-        // Acquired just now: the lease runs at least `duration` from before now.
-        let mut fence = Instant::now() + Duration::from_secs(self.config.duration).saturating_sub(SAFETY);
-        let mut confirm = tokio::time::interval(CONFIRM_EVERY);
+    // Reads the Lease: the fence when it names this replica with time left.
+    async fn confirm_held(&self) -> Option<Instant> {
+        let lease = self.leases.get(&self.config.lease).await.ok()?;
+        match view(&lease, &self.config.identity, SystemTime::now()) {
+            LeaseView::Held { remaining } if !remaining.is_zero() => Some(Instant::now() + remaining),
+            _ => None,
+        }
+    }
+
+    // Stops the crate's task and waits for it, so that no renewal is in flight.
+    async fn stop_runner(&mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+
+    /// Holds the lease from `fence` (as `acquire` returned it); returns (an
+    /// error) as soon as this replica may no longer write: the crate says it lost
+    /// the lease, a read shows another holder, or the fence passes without a
+    /// confirmed renewal. The fence is checked first and bounds every read, so a
+    /// hung request cannot carry the leader past it.
+    pub async fn hold(&mut self, mut fence: Instant) -> LeaderError {
+        let mut confirm = tokio::time::interval_at(tokio::time::Instant::now() + CONFIRM_EVERY, CONFIRM_EVERY);
+        confirm.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let expired = |config: &ElectionConfig| {
+            LeaderError::Lost(format!(
+                "no renewal confirmed for {} s (lease {} s): stopping before another replica may take over",
+                config.duration - SAFETY.as_secs(),
+                config.duration
+            ))
+        };
         loop {
             tokio::select! {
+                biased;
+                _ = tokio::time::sleep_until(fence.into()) => return expired(&self.config),
                 change = self.changes.recv() => match change {
                     Some(Ok(true)) => {}
                     Some(Ok(false)) => return LeaderError::Lost("another replica holds the lease".into()),
                     Some(Err(e)) => tracing::warn!(error = %e, "leader election: renewal failed; keeps leading until the fence"),
                     None => return LeaderError::Lost("the election task ended".into()),
                 },
-                _ = tokio::time::sleep_until(fence.into()) => {
-                    return LeaderError::Lost(format!(
-                        "no renewal confirmed for {} s (lease {} s): stopping before another replica may take over",
-                        self.config.duration - SAFETY.as_secs(),
-                        self.config.duration
-                    ));
+                _ = confirm.tick() => {
+                    let read = tokio::time::timeout_at(fence.into(), self.leases.get(&self.config.lease)).await;
+                    match read {
+                        Err(_) => return expired(&self.config),
+                        Ok(Ok(lease)) => match view(&lease, &self.config.identity, SystemTime::now()) {
+                            LeaseView::Held { remaining } => {
+                                fence = Instant::now() + remaining;
+                                tracing::trace!(?remaining, "leader election: lease confirmed");
+                            }
+                            LeaseView::NotHeld { holder } => {
+                                return LeaderError::Lost(format!("the Lease names {} as holder", holder.unwrap_or_else(|| "no one".into())));
+                            }
+                        },
+                        Ok(Err(e)) => tracing::warn!(error = %e, "leader election: cannot read the Lease; keeps leading until the fence"),
+                    }
                 }
-                _ = confirm.tick() => match self.leases.get(&self.config.lease).await {
-                    Ok(lease) => match view(&lease, &self.config.identity, SystemTime::now()) {
-                        LeaseView::Held { remaining } => {
-                            fence = Instant::now() + remaining;
-                            tracing::trace!(?remaining, "leader election: lease confirmed");
-                        }
-                        LeaseView::NotHeld { holder } => {
-                            return LeaderError::Lost(format!("the Lease names {} as holder", holder.unwrap_or_else(|| "no one".into())));
-                        }
-                    },
-                    Err(e) => tracing::warn!(error = %e, "leader election: cannot read the Lease; keeps leading until the fence"),
-                },
             }
         }
     }
 
     /// Gives the lease up (on shutdown), so that a standby takes over at once.
-    pub async fn release(&self) {
+    /// The crate's task is stopped first: a renewal under way cannot take the
+    /// lease back after the release.
+    pub async fn release(&mut self) {
+        self.stop_runner().await;
         if let Err(e) = self.manager.release().await {
             tracing::warn!(error = %e, "could not release the lease; a standby takes over when it expires");
         }

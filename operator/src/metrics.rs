@@ -26,6 +26,12 @@ pub struct AwsRequestLabels {
     pub outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ApiFamilyLabels {
+    pub region: String,
+    pub family: &'static str,
+}
+
 /// Every metric the operator exports, with the registry that renders them.
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -36,6 +42,9 @@ pub struct Metrics {
     /// 1 while this replica reconciles (holds the lease, or runs without leader
     /// election), 0 as a standby.
     pub leader: Gauge,
+    /// Requests that waited for the client-side rate limit, and how long.
+    pub rate_limited: Family<ApiFamilyLabels, Counter>,
+    pub rate_limited_seconds: Family<ApiFamilyLabels, Counter<f64, std::sync::atomic::AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -65,7 +74,27 @@ impl Metrics {
             "1 while this replica reconciles (it holds the lease, or runs without leader election), 0 as a standby",
             leader.clone(),
         );
-        Self { registry: Arc::new(registry), reconciles, reconcile_duration, aws_requests, leader }
+        let rate_limited = Family::<ApiFamilyLabels, Counter>::default();
+        registry.register(
+            "aws_rate_limited",
+            "AWS requests (attempts) that waited for the operator's client-side rate limit, by region and API family",
+            rate_limited.clone(),
+        );
+        let rate_limited_seconds = Family::<ApiFamilyLabels, Counter<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "aws_rate_limited_seconds",
+            "Seconds AWS requests waited for the operator's client-side rate limit, by region and API family",
+            rate_limited_seconds.clone(),
+        );
+        Self {
+            registry: Arc::new(registry),
+            reconciles,
+            reconcile_duration,
+            aws_requests,
+            leader,
+            rate_limited,
+            rate_limited_seconds,
+        }
     }
 
     /// The metrics in the Prometheus text format.

@@ -59,15 +59,21 @@ async fn wait_for_crds(client: &kube::Client, timeout: Duration) -> Result<(), R
     Ok(())
 }
 
-/// The identity of this replica in the election: the pod's name (unique in its
-/// namespace), else the host name and process id.
+/// The identity of this replica in the election: the pod's name (else the host
+/// name) and a random suffix, as client-go does. The suffix makes it unique per
+/// process: a container restarted in the same pod must not take the Lease as
+/// its own before a read confirms it.
 fn identity() -> String {
-    std::env::var("POD_NAME").ok().filter(|n| !n.is_empty()).unwrap_or_else(|| {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+    use std::hash::{BuildHasher, Hasher};
+    let name = std::env::var("POD_NAME").ok().filter(|n| !n.is_empty()).unwrap_or_else(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
-            .unwrap_or_else(|_| "ecs-operator".into());
-        format!("{host}-{}", std::process::id())
-    })
+            .unwrap_or_else(|_| "ecs-operator".into())
+    });
+    // RandomState is seeded from the operating system's randomness per process.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    format!("{name}_{:016x}", hasher.finish())
 }
 
 fn election_config(args: &RunArgs) -> Result<Option<ElectionConfig>, RunError> {
@@ -113,24 +119,24 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let election = election_config(&args)?;
     let metrics = Metrics::new();
     let probes = Arc::new(Probes::new(Duration::from_secs(args.stuck_reconcile_seconds)));
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let signal_tx = stop_tx.clone();
+    let (signal_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         signalled().await;
         tracing::info!("stop requested: finishing the reconciles under way");
         let _ = signal_tx.send(true);
     });
-    let health =
-        tokio::spawn(server::serve_health(args.health_address, probes.clone(), controller::stopped(stop_rx.clone())));
-    let metrics_server = tokio::spawn(server::serve_metrics(
-        args.metrics_address,
-        metrics.clone(),
-        controller::stopped(stop_rx.clone()),
+    let (servers_tx, servers_rx) = tokio::sync::watch::channel(false);
+    let health = tokio::spawn(server::serve_health(
+        args.health_address,
+        probes.clone(),
+        controller::stopped(servers_rx.clone()),
     ));
+    let metrics_server =
+        tokio::spawn(server::serve_metrics(args.metrics_address, metrics.clone(), controller::stopped(servers_rx)));
 
     let client = kube::Client::try_default().await?;
     wait_for_crds(&client, Duration::from_secs(args.crd_wait_seconds)).await?;
-    let aws = Arc::new(AwsClients::from_env(metrics.clone()).await);
+    let aws = Arc::new(AwsClients::from_env(metrics.clone(), args.aws_rate_limit_percent).await);
     match aws.default_region() {
         Some(region) => tracing::info!(region, "AWS configuration loaded"),
         None => tracing::warn!(
@@ -144,15 +150,15 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         let mut joined = Elector::join(config).await?;
         probes.set_role(Role::Standby);
         metrics.leader.set(0);
-        tokio::select! {
+        let fence = tokio::select! {
             acquired = joined.acquire() => acquired?,
             _ = controller::stopped(stop_rx.clone()) => {
                 probes.set_role(Role::Stopping);
-                return finish(stop_tx, health, metrics_server, &args).await;
+                return finish(servers_tx, health, metrics_server, &args).await;
             }
-        }
+        };
         tracing::info!("leading: starting the controllers");
-        elector = Some(joined);
+        elector = Some((joined, fence));
     }
     metrics.leader.set(1);
     probes.set_role(Role::Reconciling);
@@ -166,6 +172,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
             resync: Duration::from_secs(args.resync_seconds),
             rollout_poll: Duration::from_secs(args.rollout_poll_seconds),
             instance_id: args.instance_id.clone(),
+            max_concurrent_reconciles: args.max_concurrent_reconciles,
         },
         probes.clone(),
     ));
@@ -219,10 +226,10 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     };
     match &mut elector {
         None => work.await,
-        Some(elector) => {
+        Some((elector, fence)) => {
             tokio::select! {
                 _ = work => {}
-                lost = elector.hold() => {
+                lost = elector.hold(*fence) => {
                     // Dropping the controllers cancels every reconcile under way:
                     // no AWS write starts after this line.
                     metrics.leader.set(0);
@@ -233,20 +240,22 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         }
     }
     probes.set_role(Role::Stopping);
-    if let Some(elector) = &elector {
+    if let Some((elector, _)) = &mut elector {
         elector.release().await;
         metrics.leader.set(0);
     }
-    finish(stop_tx, health, metrics_server, &args).await
+    finish(servers_tx, health, metrics_server, &args).await
 }
 
+// Stops the endpoints last: /healthz answers (and the metrics can be scraped)
+// all through the drain of the reconciles under way.
 async fn finish(
-    stop_tx: tokio::sync::watch::Sender<bool>,
+    servers_tx: tokio::sync::watch::Sender<bool>,
     health: tokio::task::JoinHandle<std::io::Result<()>>,
     metrics_server: tokio::task::JoinHandle<std::io::Result<()>>,
     args: &RunArgs,
 ) -> Result<(), RunError> {
-    let _ = stop_tx.send(true);
+    let _ = servers_tx.send(true);
     for (what, address, task) in
         [("health endpoints", args.health_address, health), ("metrics", args.metrics_address, metrics_server)]
     {

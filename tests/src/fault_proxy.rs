@@ -30,7 +30,8 @@ pub struct Call {
     pub operation: String,
     /// The caller's `AWS_SDK_UA_APP_ID`.
     pub app: Option<String>,
-    /// `none`, `throttle`, `error-before` or `error-after`.
+    /// `none`, `throttle`, `bucket` (AWS's own throttling), `error-before` or
+    /// `error-after`.
     pub fault: String,
     pub status: u16,
 }
@@ -56,6 +57,16 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Starts the proxy with `seed` and `rates`; its files are named after `name`.
     pub fn start(bed: &TestBed, name: &str, seed: u64, rates: Rates) -> Result<Self, TestBedError> {
+        Self::start_with(bed, name, seed, rates, false)
+    }
+
+    /// Starts a proxy that throttles as AWS does (the published token buckets of
+    /// tests/support/aws_buckets.json) and injects nothing else.
+    pub fn start_throttling_like_aws(bed: &TestBed, name: &str) -> Result<Self, TestBedError> {
+        Self::start_with(bed, name, 0, Rates::default(), true)
+    }
+
+    fn start_with(bed: &TestBed, name: &str, seed: u64, rates: Rates, buckets: bool) -> Result<Self, TestBedError> {
         let port = free_port()?;
         let calls = bed.dir.join(format!("{name}-calls.jsonl"));
         let mut cmd = Command::new(bed.moto.python());
@@ -65,6 +76,9 @@ impl FaultProxy {
             .args(["--delay", &rates.delay.to_string(), "--delay-seconds", &rates.delay_seconds.to_string()])
             .arg("--calls")
             .arg(&calls);
+        if buckets {
+            cmd.arg("--buckets").arg(repo_root().join("tests/support/aws_buckets.json"));
+        }
         let mut process = ServerProcess::start("fault-proxy", cmd, &bed.dir.join(format!("{name}-proxy.log")))
             .map_err(|e| TestBedError::Setup(e.to_string()))?;
         wait_for_port(&mut process, port, Duration::from_secs(30)).map_err(TestBedError::Setup)?;

@@ -19,8 +19,9 @@ pub struct OperatorProcess {
 }
 
 impl OperatorProcess {
-    /// Starts the operator against the test bed, watching `namespace` only, with
-    /// its log at `log`. `extra` adds command-line arguments.
+    /// Starts the operator against the test bed, watching `namespace` only (every
+    /// namespace when empty), with its log at `log`. `extra` adds command-line
+    /// arguments.
     pub fn start(bed: &TestBed, namespace: &str, log: &Path, extra: &[&str]) -> Result<Self, TestBedError> {
         Self::start_with_kubeconfig(bed, &bed.control_plane.kubeconfig, namespace, log, extra)
     }
@@ -50,10 +51,12 @@ impl OperatorProcess {
         let metrics_port = free_port()?;
         let health_port = free_port()?;
         let mut cmd = Command::new(operator_bin()?);
-        cmd.arg("run")
-            .arg("--namespace")
-            .arg(namespace)
-            .arg("--metrics-address")
+        cmd.arg("run");
+        // An empty namespace: every namespace (the chart's default).
+        if !namespace.is_empty() {
+            cmd.arg("--namespace").arg(namespace);
+        }
+        cmd.arg("--metrics-address")
             .arg(format!("127.0.0.1:{metrics_port}"))
             .arg("--health-address")
             .arg(format!("127.0.0.1:{health_port}"))
@@ -91,6 +94,11 @@ impl OperatorProcess {
     /// SIGTERM and wait up to 20 s for the graceful shutdown; the exit status.
     pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
         self.process.stop(Duration::from_secs(20))
+    }
+
+    /// SIGTERM without waiting, as the kubelet sends it: the operator drains.
+    pub fn terminate(&self) {
+        self.process.terminate()
     }
 
     /// SIGKILL: no graceful shutdown, no lease release.

@@ -223,6 +223,14 @@ impl ServerProcess {
 }
 
 impl ServerProcess {
+    /// SIGTERM without waiting: the process drains while the caller watches it;
+    /// `stop` or `exited` reap it later.
+    pub fn terminate(&self) {
+        if let Some(child) = &self.child {
+            signal(child.id(), libc::SIGTERM);
+        }
+    }
+
     /// SIGKILL, as the kernel's OOM killer or a node failure would; waits for it.
     pub fn kill(&mut self) -> Option<std::process::ExitStatus> {
         let mut child = self.child.take()?;
@@ -243,7 +251,27 @@ impl Drop for ServerProcess {
 }
 
 /// A free TCP port on 127.0.0.1, chosen by the kernel.
+/// A loopback port nothing listens on, for a server this test starts.
+///
+/// Picked at random below Linux's ephemeral range (32768 and up), not by binding
+/// port 0: the kernel hands out ephemeral ports in sequence, so a port freed here
+/// could go to the next outgoing connection of a test running beside this one
+/// (seen: kube-apiserver failing with "address already in use").
 pub fn free_port() -> std::io::Result<u16> {
+    use std::hash::{BuildHasher, Hasher};
+    // Never the same port twice in one test process: the first may not be
+    // listened on yet when the second is picked.
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    for _ in 0..200 {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        let port = 20_000 + (hasher.finish() % 12_000) as u16;
+        let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+        if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
+            return Ok(port);
+        }
+    }
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     Ok(listener.local_addr()?.port())
 }

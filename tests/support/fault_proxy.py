@@ -7,6 +7,10 @@ and the proxy forwards to moto's server. For each request it may, at configured 
     forwarding (moto did the work but the client sees a 500; this is what exercises
     idempotency and duplicate creation),
   * sleep --delay-seconds before handling the request.
+With --buckets FILE it also throttles as AWS does, per account: a token bucket per
+group of operations (capacity and refill per second from FILE, the published quotas,
+tests/support/aws_buckets.json); a request that finds its bucket empty is answered
+ThrottlingException (fault "bucket") without forwarding.
 Error bodies are those the AWS SDKs parse for each protocol (JSON: ECS and Application
 Auto Scaling; query/XML: ELBv2), so the SDKs classify them as throttling or server
 errors and retry. With all rates 0 (the default) it is a pure recording proxy.
@@ -92,11 +96,43 @@ def error_response(protocol, throttle):
     return status, headers, body.encode()
 
 
+class Buckets:
+    """AWS's request throttling: token buckets per group of operations. An
+    operation may draw from several (ELB: its category's and the account's); a
+    request passes only if every one of its buckets has a token."""
+
+    def __init__(self, groups, clock=time.monotonic):
+        self.clock = clock
+        self.groups_of = {}
+        self.state = {}  # group -> [tokens, capacity, refill per second, last refill]
+        for g in groups:
+            capacity, refill = float(g["capacity"]), float(g["refill"])
+            if capacity < 1 or refill <= 0 or g["name"] in self.state:
+                raise ValueError(f"bucket {g['name']}: a unique name, capacity >= 1 and refill > 0 needed")
+            self.state[g["name"]] = [capacity, capacity, refill, clock()]
+            for op in g["operations"]:
+                self.groups_of.setdefault(op, []).append(g["name"])
+
+    def take(self, key):
+        """Whether a request for `service:operation` finds a token in each of its
+        buckets (and takes them)."""
+        now = self.clock()
+        buckets = [self.state[g] for g in self.groups_of.get(key, [])]
+        for b in buckets:
+            b[0] = min(b[1], b[0] + (now - b[3]) * b[2])
+            b[3] = now
+        if any(b[0] < 1 for b in buckets):
+            return False
+        for b in buckets:
+            b[0] -= 1
+        return True
+
+
 class FaultProxy(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, port, upstream, seed, rates, calls_path):
+    def __init__(self, port, upstream, seed, rates, calls_path, buckets=None):
         u = urllib.parse.urlsplit(upstream)
         if u.scheme != "http" or not u.hostname:
             raise ValueError(f"upstream must be http://host:port, got {upstream!r}")
@@ -108,6 +144,7 @@ class FaultProxy(ThreadingHTTPServer):
         self.seq = 0
         self.stats = {"requests": 0, "by_operation": {}, "forwarded": 0}
         self.calls = open(calls_path, "a", encoding="utf-8") if calls_path else None
+        self.buckets = buckets
         super().__init__(("127.0.0.1", port), Handler)
 
     def decide(self):
@@ -126,13 +163,20 @@ class FaultProxy(ThreadingHTTPServer):
             fault = "none"
         return seq, fault, u_delay < r["delay"], r["delay_seconds"]
 
+    def over_quota(self, service, operation):
+        """Whether AWS's own throttling (the buckets) refuses this request."""
+        if self.buckets is None:
+            return False
+        with self.lock:
+            return not self.buckets.take(f"{service}:{operation}")
+
     def record(self, entry, forwarded):
         key = (f"{entry['service']}:{entry['operation']}" if entry["service"] else "unknown")
         with self.lock:
             self.stats["requests"] += 1
             self.stats["forwarded"] += forwarded
             op = self.stats["by_operation"].setdefault(
-                key, {"calls": 0, "throttle": 0, "error_before": 0, "error_after": 0, "delayed": 0})
+                key, {"calls": 0, "throttle": 0, "bucket": 0, "error_before": 0, "error_after": 0, "delayed": 0})
             op["calls"] += 1
             if entry["fault"] != "none":
                 op[entry["fault"].replace("-", "_")] += 1
@@ -201,11 +245,13 @@ class Handler(BaseHTTPRequestHandler):
         seq, fault, delayed, delay_seconds = self.server.decide()
         if protocol is None:  # not an AWS request we know: never faulted
             fault, delayed = "none", False
+        elif fault == "none" and self.server.over_quota(service, operation):
+            fault = "bucket"
         if delayed:
             time.sleep(delay_seconds)
         up, reason = None, None
-        if fault in ("throttle", "error-before"):
-            status, headers, out = error_response(protocol, fault == "throttle")
+        if fault in ("throttle", "bucket", "error-before"):
+            status, headers, out = error_response(protocol, fault != "error-before")
         else:
             up = self.forward(body)
             if fault == "error-after":
@@ -285,9 +331,9 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = handle_one
 
 
-def make_server(port, upstream, seed=0, rates=None, calls_path=None):
+def make_server(port, upstream, seed=0, rates=None, calls_path=None, buckets=None):
     """A bound, not yet serving, proxy; call serve_forever() and later shutdown()/server_close()."""
-    return FaultProxy(port, upstream, seed, rates, calls_path)
+    return FaultProxy(port, upstream, seed, rates, calls_path, buckets)
 
 
 def main(argv=None):
@@ -300,6 +346,7 @@ def main(argv=None):
     p.add_argument("--delay", type=float, default=0.0, help="probability of a delay")
     p.add_argument("--delay-seconds", type=float, default=2.0)
     p.add_argument("--calls", help="append one JSON line per request to this file")
+    p.add_argument("--buckets", help="JSON list of {name, capacity, refill, operations}: AWS's throttling")
     a = p.parse_args(argv)
     rates = {"throttle": a.throttle, "error": a.error, "delay": a.delay,
              "delay_seconds": a.delay_seconds}
@@ -307,7 +354,11 @@ def main(argv=None):
         if v < 0 or (k != "delay_seconds" and v > 1):
             p.error(f"--{k.replace('_', '-')} must be within [0, 1]" if k != "delay_seconds"
                     else "--delay-seconds must be >= 0")
-    server = make_server(a.port, a.upstream, a.seed, rates, a.calls)
+    buckets = None
+    if a.buckets:
+        with open(a.buckets, encoding="utf-8") as f:
+            buckets = Buckets(json.load(f)["buckets"])
+    server = make_server(a.port, a.upstream, a.seed, rates, a.calls, buckets)
     print(f"listening on 127.0.0.1:{server.server_address[1]}", flush=True)
 
     def stop(signum, frame):  # shutdown() blocks until serve_forever returns: not on this thread

@@ -242,7 +242,7 @@ class ProxyTest(unittest.TestCase):
         expected = {}
         for e in log:
             key = f"{e['service']}:{e['operation']}" if e["service"] else "unknown"
-            op = expected.setdefault(key, {"calls": 0, "throttle": 0, "error_before": 0,
+            op = expected.setdefault(key, {"calls": 0, "throttle": 0, "bucket": 0, "error_before": 0,
                                            "error_after": 0, "delayed": 0})
             op["calls"] += 1
             if e["fault"] != "none":
@@ -308,6 +308,45 @@ class ProxyTest(unittest.TestCase):
                 proc.kill()
                 proc.wait()
             proc.stdout.close()
+
+
+class BucketsTest(unittest.TestCase):
+    """AWS's own throttling: a token bucket per group, refilled over time."""
+
+    def test_a_bucket_empties_after_its_capacity_and_refills_at_its_rate(self):
+        now = [100.0]
+        b = fault_proxy.Buckets([{"name": "service-write", "capacity": 3, "refill": 2,
+                                  "operations": ["ecs:CreateService", "ecs:UpdateService"]}],
+                                clock=lambda: now[0])
+        self.assertEqual([b.take("ecs:CreateService") for _ in range(4)], [True, True, True, False])
+        self.assertFalse(b.take("ecs:UpdateService"), "one bucket for the whole group")
+        self.assertTrue(b.take("ecs:DescribeServices"), "an operation in no bucket is never throttled")
+        now[0] += 0.5  # one token at 2 a second
+        self.assertEqual([b.take("ecs:UpdateService") for _ in range(2)], [True, False])
+        now[0] += 60  # never more than the capacity
+        self.assertEqual(sum(b.take("ecs:CreateService") for _ in range(10)), 3)
+
+    def test_an_operation_in_two_buckets_needs_a_token_of_each(self):
+        now = [0.0]
+        b = fault_proxy.Buckets([{"name": "account", "capacity": 3, "refill": 1, "operations": ["elb:A", "elb:B"]},
+                                 {"name": "mutating", "capacity": 1, "refill": 1, "operations": ["elb:B"]}],
+                                clock=lambda: now[0])
+        self.assertEqual([b.take("elb:B"), b.take("elb:B")], [True, False])
+        self.assertEqual([b.take("elb:A"), b.take("elb:A"), b.take("elb:A")], [True, True, False],
+                         "a refused request takes no token from its other buckets")
+
+    def test_a_bucket_without_tokens_or_named_twice_is_refused(self):
+        with self.assertRaises(ValueError):
+            fault_proxy.Buckets([{"name": "a", "capacity": 0, "refill": 1, "operations": []}])
+        with self.assertRaises(ValueError):
+            fault_proxy.Buckets([{"name": "a", "capacity": 1, "refill": 1, "operations": []}] * 2)
+
+    def test_the_published_buckets_file_loads(self):
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "aws_buckets.json")
+        with open(path, encoding="utf-8") as f:
+            b = fault_proxy.Buckets(json.load(f)["buckets"])
+        self.assertEqual(b.groups_of["ecs:DescribeServices"], b.groups_of["ecs:ListServices"])
+        self.assertEqual(len(b.groups_of["elasticloadbalancing:DescribeRules"]), 2)
 
 
 if __name__ == "__main__":

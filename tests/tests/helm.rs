@@ -18,8 +18,10 @@ async fn the_chart_installs_and_its_rbac_is_enough_to_reconcile() {
     let lint = ctx.bed.helm(&["lint", chart]).unwrap();
     assert!(lint.status.success(), "helm lint: {}", String::from_utf8_lossy(&lint.stdout));
 
+    // The chart's defaults (every namespace: a ClusterRole), sharded by a label so
+    // that this installation leaves the other tests' objects alone.
     let release = format!("eo-{}", ctx.prefix);
-    let values = format!("watchNamespaces={{{}}}", ctx.namespace);
+    let shard = format!("ecs.operator.dev/shard={}", ctx.prefix);
     let install = ctx
         .bed
         .helm(&[
@@ -30,7 +32,9 @@ async fn the_chart_installs_and_its_rbac_is_enough_to_reconcile() {
             &ctx.namespace,
             "--skip-crds",
             "--set",
-            &values,
+            &format!("labelSelector={shard}"),
+            "--set",
+            &format!("instanceId={}", ctx.prefix),
             "--wait=false",
         ])
         .unwrap();
@@ -38,7 +42,9 @@ async fn the_chart_installs_and_its_rbac_is_enough_to_reconcile() {
     let notes = String::from_utf8_lossy(&install.stdout);
     assert!(
         notes.contains("Check that it works")
-            && notes.contains(&format!("It watches the namespaces: {}", ctx.namespace)),
+            && notes.contains("It watches every namespace")
+            && notes.contains(&format!("only the objects whose labels match {shard}"))
+            && notes.contains("only the leader reconciles"),
         "NOTES.txt tells how to check the operator: {notes}"
     );
     let deployment = ctx.kubectl_ok(&["get", "deployment", "-o", "name"]).unwrap();
@@ -60,12 +66,12 @@ async fn the_chart_installs_and_its_rbac_is_enough_to_reconcile() {
         .map(str::to_string)
         .collect();
     assert!(args.contains(&"--leader-election".to_string()), "{args:?}");
-    // The bed picks the addresses and the namespace flag; the rest is the chart's.
+    // The bed picks the addresses and the rollout poll; the rest is the chart's.
     let chart_args: Vec<&str> = args
         .iter()
         .map(String::as_str)
         .filter(|a| *a != "run" && !a.starts_with("--metrics-address=") && !a.starts_with("--health-address="))
-        .filter(|a| !a.starts_with("--namespace=") && !a.starts_with("--rollout-poll-seconds="))
+        .filter(|a| !a.starts_with("--rollout-poll-seconds="))
         .collect();
     let kubeconfig = ctx.service_account_kubeconfig(&format!("{release}-ecs-operator")).await.unwrap();
     let replicas: Vec<OperatorProcess> = ["pod-0", "pod-1"]
@@ -73,7 +79,7 @@ async fn the_chart_installs_and_its_rbac_is_enough_to_reconcile() {
         .map(|pod| {
             let log = ctx.bed.dir.join(format!("{}-{pod}.log", ctx.namespace));
             let env = [("POD_NAME", *pod), ("POD_NAMESPACE", ctx.namespace.as_str())];
-            OperatorProcess::start_with_env(ctx.bed, &kubeconfig, &ctx.namespace, &log, &chart_args, &env).unwrap()
+            OperatorProcess::start_with_env(ctx.bed, &kubeconfig, "", &log, &chart_args, &env).unwrap()
         })
         .collect();
     let leader = eventually(Duration::from_secs(40), "one of the two replicas leads", || async {
@@ -81,24 +87,35 @@ async fn the_chart_installs_and_its_rbac_is_enough_to_reconcile() {
         if leading.len() == 1 { Ok(leading[0]) } else { Err(format!("leaders: {leading:?}")) }
     })
     .await;
-    ctx.apply_ok(&format!(
-        "apiVersion: ecs.operator.dev/v1alpha1
+    let cluster = |name: &str, labels: &str| {
+        format!(
+            "apiVersion: ecs.operator.dev/v1alpha1
 kind: Cluster
-metadata: {{name: rbac}}
-spec: {{clusterName: {}-rbac, capacityProviders: [FARGATE]}}
+metadata: {{name: {name}, labels: {{{labels}}}}}
+spec: {{clusterName: {}-{name}, capacityProviders: [FARGATE]}}
 ",
-        ctx.prefix
-    ))
-    .unwrap();
+            ctx.prefix
+        )
+    };
+    let (key, value) = shard.split_once('=').unwrap();
+    ctx.apply_ok(&cluster("rbac", &format!("{key}: {value}"))).unwrap();
+    ctx.apply_ok(&cluster("other-shard", "")).unwrap();
     ctx.kubectl_ok(&["wait", "--for=condition=Ready", "--timeout=60s", "ecscluster/rbac"]).unwrap();
+    // An object outside the label selector is another installation's: untouched.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let other =
+        ctx.kubectl_ok(&["get", "ecscluster/other-shard", "-o", "jsonpath={.status}{.metadata.finalizers}"]).unwrap();
+    assert!(other.is_empty(), "the unlabelled Cluster was reconciled: {other}");
     // Events were allowed too.
     let events = ctx.kubectl_ok(&["get", "events", "-o", "jsonpath={.items[*].reason}"]).unwrap();
     assert!(events.contains("Created"), "{events}");
     // And deletion (finalizer removal) works under the same RBAC.
-    ctx.kubectl_ok(&["delete", "ecscluster/rbac", "--timeout=60s"]).unwrap();
+    ctx.kubectl_ok(&["delete", "ecscluster/rbac", "ecscluster/other-shard", "--timeout=60s"]).unwrap();
     // Only the leader reconciled or called AWS; the standby is ready all along.
     let standby = &replicas[1 - leader];
     assert!(replicas[leader].successful_reconciles("Cluster").unwrap() >= 1);
+    let denied = ecs_operator_tests::iam::not_allowed(&replicas[leader].metrics().unwrap()).unwrap();
+    assert!(denied.is_empty(), "operations missing from docs/iam-policy.json: {denied:?}");
     assert_eq!(standby.successful_reconciles("Cluster").unwrap(), 0, "the standby reconciled");
     assert_eq!(
         ecs_operator_tests::operator::sum_aws_requests(&standby.metrics().unwrap(), |_| true),

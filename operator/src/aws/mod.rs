@@ -10,6 +10,7 @@ pub mod ecs_task_definition;
 pub mod elbv2;
 pub mod error;
 pub mod metrics_interceptor;
+pub mod rate_limit;
 pub mod service_describer;
 
 pub use error::AwsError;
@@ -18,9 +19,11 @@ use crate::metrics::Metrics;
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
 use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use metrics_interceptor::MetricsInterceptor;
+use rate_limit::RateLimits;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// SDK clients per region, built from the standard AWS configuration chain
 /// (environment, profile, web identity for IRSA, container credentials for EKS
@@ -33,10 +36,15 @@ pub struct AwsClients {
     elbv2: Mutex<HashMap<String, aws_sdk_elasticloadbalancingv2::Client>>,
     autoscaling: Mutex<HashMap<String, aws_sdk_applicationautoscaling::Client>>,
     partitions: RetryPartitions,
+    limits: Arc<RateLimits>,
+    http: SharedHttpClient,
 }
 
-/// Attempts per AWS operation (the first and four retries) unless
-/// `AWS_MAX_ATTEMPTS` says otherwise. The SDK's default is 3.
+/// Attempts per AWS operation (the first and four retries; the SDK's default is
+/// 3), in the SDK's standard retry mode, unless `AWS_MAX_ATTEMPTS` or
+/// `AWS_RETRY_MODE` is set: then the standard chain decides (those variables, and
+/// the profile's `max_attempts` and `retry_mode`). Without either variable this
+/// setting wins over the profile's.
 pub const MAX_ATTEMPTS: u32 = 5;
 
 /// The operator's retry quota per AWS service, shared by the clients of every
@@ -78,8 +86,13 @@ fn cached<C: Clone>(cache: &Mutex<HashMap<String, C>>, region: &str, make: impl 
 }
 
 impl AwsClients {
-    pub fn new(base: SdkConfig, metrics: Metrics) -> Self {
+    /// Clients from `base`, their requests limited to `rate_limit_percent` of the
+    /// operator's quotas per API family (0: no limit).
+    pub fn new(base: SdkConfig, metrics: Metrics, rate_limit_percent: u32) -> Self {
+        let http = base.http_client().unwrap_or_else(rate_limit::default_http_client);
         Self {
+            limits: Arc::new(RateLimits::new(rate_limit_percent, metrics.clone())),
+            http,
             base,
             metrics,
             ecs: Mutex::new(HashMap::new()),
@@ -90,12 +103,12 @@ impl AwsClients {
     }
 
     /// Loads the standard configuration chain.
-    pub async fn from_env(metrics: Metrics) -> Self {
+    pub async fn from_env(metrics: Metrics, rate_limit_percent: u32) -> Self {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() {
+        if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() && std::env::var_os("AWS_RETRY_MODE").is_none() {
             loader = loader.retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
         }
-        Self::new(loader.load().await, metrics)
+        Self::new(loader.load().await, metrics, rate_limit_percent)
     }
 
     /// The region used when a resource does not name one.
@@ -115,6 +128,7 @@ impl AwsClients {
         cached(&self.ecs, region, || {
             let config = aws_sdk_ecs::config::Builder::from(&self.base)
                 .region(aws_sdk_ecs::config::Region::new(region.to_string()))
+                .http_client(self.limits.wrap(self.http.clone(), region, "ecs"))
                 .retry_partition(self.partitions.ecs.clone())
                 .interceptor(MetricsInterceptor::new(self.metrics.clone()))
                 .build();
@@ -127,6 +141,7 @@ impl AwsClients {
         cached(&self.elbv2, region, || {
             let config = aws_sdk_elasticloadbalancingv2::config::Builder::from(&self.base)
                 .region(aws_sdk_elasticloadbalancingv2::config::Region::new(region.to_string()))
+                .http_client(self.limits.wrap(self.http.clone(), region, "elasticloadbalancing"))
                 .retry_partition(self.partitions.elbv2.clone())
                 .interceptor(MetricsInterceptor::new(self.metrics.clone()))
                 .build();
@@ -139,6 +154,7 @@ impl AwsClients {
         cached(&self.autoscaling, region, || {
             let config = aws_sdk_applicationautoscaling::config::Builder::from(&self.base)
                 .region(aws_sdk_applicationautoscaling::config::Region::new(region.to_string()))
+                .http_client(self.limits.wrap(self.http.clone(), region, "application-autoscaling"))
                 .retry_partition(self.partitions.autoscaling.clone())
                 .interceptor(MetricsInterceptor::new(self.metrics.clone()))
                 .build();

@@ -26,6 +26,8 @@ pub struct ControllerConfig {
     pub rollout_poll: Duration,
     /// Names this operator installation in ownership tags.
     pub instance_id: String,
+    /// Reconciles of one kind that may run at once.
+    pub max_concurrent_reconciles: u16,
 }
 
 /// Shared state of all controllers.

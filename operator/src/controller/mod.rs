@@ -203,6 +203,11 @@ where
     result
 }
 
+/// The kube-runtime settings of every controller: bounded concurrency.
+pub(crate) fn controller_config(ctx: &Context) -> kube::runtime::controller::Config {
+    kube::runtime::controller::Config::default().concurrency(ctx.config.max_concurrent_reconciles)
+}
+
 /// Runs one controller until `shutdown` (reconciles under way finish).
 pub async fn run_controller<K, R, RFut>(
     scope: &WatchScope,
@@ -224,6 +229,7 @@ pub async fn run_controller<K, R, RFut>(
     let (reader, stream) = watch::<K>(scope, &ctx.client);
     report_listed(&ctx, kind, &reader);
     Controller::for_stream(stream, reader)
+        .with_config(controller_config(&ctx))
         .graceful_shutdown_on(stopped(shutdown))
         .run(reconcile, move |obj, err, ctx| ctx.error_action(kind, obj.as_ref(), err), ctx)
         .for_each(|result| async move {

@@ -59,6 +59,7 @@ pub async fn run(scope: &WatchScope, ctx: Arc<Context>, shutdown: tokio::sync::w
     let by_td = store.clone();
     let by_cluster = store.clone();
     Controller::for_stream(stream, store)
+        .with_config(super::controller_config(&ctx))
         .watches_stream(td_stream, move |td: TaskDefinition| {
             referencing(&by_td, &td, |s| s.spec.task_definition_ref.as_ref().map(|r| r.name.clone()))
         })

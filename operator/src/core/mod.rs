@@ -1,6 +1,7 @@
 //! The functional core: validation, translation of specs into AWS requests,
 //! diffing desired against observed state, and status computation. No I/O.
 
+pub mod api_family;
 pub mod cluster;
 pub mod conditions;
 pub mod load_balancer;

@@ -24,7 +24,8 @@ pub fn problem(region: &str) -> Option<String> {
     }
 }
 
-// AWS region names: a partition-country prefix of two letters, optional
+// AWS region names: a partition-country prefix of two to four letters (`eu`,
+// `eusc` of the European Sovereign Cloud), optional
 // qualifiers (gov, iso, isob, ...), a direction, and a number:
 // `<cc>(-<qualifier>)*-<direction>-<n>`.
 fn is_region_name(region: &str) -> bool {
@@ -33,7 +34,7 @@ fn is_region_name(region: &str) -> bool {
     let lower_word = |w: &&str| !w.is_empty() && w.len() <= 12 && w.bytes().all(|b| b.is_ascii_lowercase());
     words.len() >= 2
         && words.len() <= 4
-        && words[0].len() == 2
+        && (2..=4).contains(&words[0].len())
         && words.iter().all(lower_word)
         && !number.is_empty()
         && number.len() <= 2
@@ -57,6 +58,7 @@ mod tests {
             "us-isob-east-1",
             "eu-isoe-west-1",
             "mx-central-1",
+            "eusc-de-east-1",
         ] {
             assert_eq!(problem(r), None, "{r}");
         }
