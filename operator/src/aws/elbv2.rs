@@ -26,7 +26,34 @@ fn not_found(err: &AwsError, codes: &[&str]) -> bool {
 
 /// The target group named `name`, if it exists.
 pub async fn find_target_group(client: &Client, name: &str) -> Result<Option<ObservedTargetGroup>, AwsError> {
-    let out = match client.describe_target_groups().names(name).send().await {
+    Ok(target_groups_named(client, std::slice::from_ref(&name.to_string())).await?.into_iter().next())
+}
+
+/// The target groups of these names that exist, 20 names per
+/// DescribeTargetGroups. ELB fails the whole call when one name is missing:
+/// then the names of that call are asked one by one.
+pub async fn target_groups_named(client: &Client, names: &[String]) -> Result<Vec<ObservedTargetGroup>, AwsError> {
+    let mut found = Vec::new();
+    for chunk in names.chunks(20) {
+        match describe_target_groups(client, chunk).await? {
+            Some(groups) => found.extend(groups),
+            None if chunk.len() > 1 => {
+                for name in chunk {
+                    found.extend(describe_target_groups(client, std::slice::from_ref(name)).await?.unwrap_or_default());
+                }
+            }
+            None => {}
+        }
+    }
+    Ok(found)
+}
+
+// `None` when ELB says one of the names does not exist.
+async fn describe_target_groups(
+    client: &Client,
+    names: &[String],
+) -> Result<Option<Vec<ObservedTargetGroup>>, AwsError> {
+    let out = match client.describe_target_groups().set_names(Some(names.to_vec())).send().await {
         Ok(out) => out,
         Err(e) => {
             let err = AwsError::from_sdk("DescribeTargetGroups", e);
@@ -37,21 +64,26 @@ pub async fn find_target_group(client: &Client, name: &str) -> Result<Option<Obs
             };
         }
     };
-    Ok(out.target_groups().first().map(|tg| ObservedTargetGroup {
-        arn: tg.target_group_arn().unwrap_or_default().to_string(),
-        name: tg.target_group_name().unwrap_or_default().to_string(),
-        vpc_id: tg.vpc_id().unwrap_or_default().to_string(),
-        port: tg.port().unwrap_or_default(),
-        protocol: tg.protocol().map(|p| p.as_str().to_string()).unwrap_or_default(),
-        target_type: tg.target_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
-        health_check_path: tg.health_check_path().unwrap_or("/").to_string(),
-        health_check_interval: tg.health_check_interval_seconds().unwrap_or(30),
-        health_check_timeout: tg.health_check_timeout_seconds().unwrap_or(5),
-        healthy_threshold: tg.healthy_threshold_count().unwrap_or(5),
-        unhealthy_threshold: tg.unhealthy_threshold_count().unwrap_or(2),
-        matcher: tg.matcher().and_then(|m| m.http_code()).unwrap_or("200").to_string(),
-        load_balancer_arns: tg.load_balancer_arns().to_vec(),
-    }))
+    Ok(Some(
+        out.target_groups()
+            .iter()
+            .map(|tg| ObservedTargetGroup {
+                arn: tg.target_group_arn().unwrap_or_default().to_string(),
+                name: tg.target_group_name().unwrap_or_default().to_string(),
+                vpc_id: tg.vpc_id().unwrap_or_default().to_string(),
+                port: tg.port().unwrap_or_default(),
+                protocol: tg.protocol().map(|p| p.as_str().to_string()).unwrap_or_default(),
+                target_type: tg.target_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                health_check_path: tg.health_check_path().unwrap_or("/").to_string(),
+                health_check_interval: tg.health_check_interval_seconds().unwrap_or(30),
+                health_check_timeout: tg.health_check_timeout_seconds().unwrap_or(5),
+                healthy_threshold: tg.healthy_threshold_count().unwrap_or(5),
+                unhealthy_threshold: tg.unhealthy_threshold_count().unwrap_or(2),
+                matcher: tg.matcher().and_then(|m| m.http_code()).unwrap_or("200").to_string(),
+                load_balancer_arns: tg.load_balancer_arns().to_vec(),
+            })
+            .collect(),
+    ))
 }
 
 /// Tags of up to 20 resources.
@@ -457,46 +489,55 @@ pub async fn find_rule(
     listener_arn: &str,
     target_group_arn: &str,
 ) -> Result<Option<ObservedRule>, AwsError> {
-    let out = client
-        .describe_rules()
-        .listener_arn(listener_arn)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DescribeRules", e))?;
-    Ok(out
-        .rules()
+    Ok(crate::core::load_balancer::rule_forwarding_to(&listener_rules(client, listener_arn).await?, target_group_arn))
+}
+
+/// Every rule of a listener but the default one, all pages.
+pub async fn listener_rules(client: &Client, listener_arn: &str) -> Result<Vec<ObservedRule>, AwsError> {
+    let mut rules = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = client
+            .describe_rules()
+            .listener_arn(listener_arn)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeRules", e))?;
+        rules.extend(out.rules().iter().filter(|r| !r.is_default().unwrap_or(false)).map(observed_rule));
+        match out.next_marker() {
+            Some(next) if !next.is_empty() => marker = Some(next.to_string()),
+            _ => return Ok(rules),
+        }
+    }
+}
+
+fn observed_rule(r: &aws_sdk_elasticloadbalancingv2::types::Rule) -> ObservedRule {
+    let mut path_patterns: Vec<String> = Vec::new();
+    let mut host_headers: Vec<String> = Vec::new();
+    for c in r.conditions() {
+        match c.field() {
+            Some("path-pattern") => path_patterns
+                .extend(c.path_pattern_config().map(|p| p.values().to_vec()).unwrap_or_else(|| c.values().to_vec())),
+            Some("host-header") => host_headers
+                .extend(c.host_header_config().map(|p| p.values().to_vec()).unwrap_or_else(|| c.values().to_vec())),
+            _ => {}
+        }
+    }
+    path_patterns.sort();
+    host_headers.sort();
+    let mut targets: Vec<String> = r
+        .actions()
         .iter()
-        .filter(|r| !r.is_default().unwrap_or(false))
-        .map(|r| {
-            let mut path_patterns: Vec<String> = Vec::new();
-            let mut host_headers: Vec<String> = Vec::new();
-            for c in r.conditions() {
-                match c.field() {
-                    Some("path-pattern") => path_patterns.extend(
-                        c.path_pattern_config().map(|p| p.values().to_vec()).unwrap_or_else(|| c.values().to_vec()),
-                    ),
-                    Some("host-header") => host_headers.extend(
-                        c.host_header_config().map(|p| p.values().to_vec()).unwrap_or_else(|| c.values().to_vec()),
-                    ),
-                    _ => {}
-                }
-            }
-            path_patterns.sort();
-            host_headers.sort();
-            let mut targets: Vec<String> = r
-                .actions()
-                .iter()
-                .flat_map(|a| a.target_group_arn().map(|t| vec![t.to_string()]).unwrap_or_else(|| forward_targets(a)))
-                .collect();
-            targets.dedup();
-            ObservedRule {
-                arn: r.rule_arn().unwrap_or_default().to_string(),
-                priority: r.priority().and_then(|p| p.parse().ok()),
-                conditions: RuleConditions { path_patterns, host_headers },
-                target_group_arns: targets,
-            }
-        })
-        .find(|r| r.target_group_arns.iter().any(|t| t == target_group_arn)))
+        .flat_map(|a| a.target_group_arn().map(|t| vec![t.to_string()]).unwrap_or_else(|| forward_targets(a)))
+        .collect();
+    targets.dedup();
+    ObservedRule {
+        arn: r.rule_arn().unwrap_or_default().to_string(),
+        priority: r.priority().and_then(|p| p.parse().ok()),
+        conditions: RuleConditions { path_patterns, host_headers },
+        target_group_arns: targets,
+    }
 }
 
 pub async fn create_rule(

@@ -12,6 +12,7 @@ pub mod error;
 pub mod metrics_interceptor;
 pub mod rate_limit;
 pub mod service_describer;
+pub mod shared_reads;
 
 pub use error::AwsError;
 

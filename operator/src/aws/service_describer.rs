@@ -1,12 +1,18 @@
-//! Batched DescribeServices: reconciles that ask within a short window share one
-//! call per region and cluster, up to 10 services (the API's limit). A resync of
-//! N services in one cluster costs ceil(N/10) DescribeServices calls.
+//! DescribeServices, batched two ways:
+//! - a fresh read (`describe`): reconciles that ask within a short window share
+//!   one call per region and cluster, up to 10 services (the API's limit);
+//! - a read at rest (`describe_at_rest`): by design, whatever the timing, one
+//!   refresh per resync period reads every service of the cluster the
+//!   operator's reconciles ask for, in ceil(N/10) calls, and the reconciles of
+//!   the period plan from it (`core::observation`).
 
 use super::batcher::{Batcher, Described};
+use super::shared_reads::SharedReads;
 use super::{AwsClients, AwsError, ecs_service};
 use crate::core::service::ObservedService;
 use futures::FutureExt;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 impl Described for ObservedService {
     fn answers(&self, name_or_arn: &str) -> bool {
@@ -20,25 +26,72 @@ impl Described for ObservedService {
 }
 
 #[derive(Debug, Clone)]
-pub struct ServiceDescriber(Batcher<(String, String), ObservedService>);
+pub struct ServiceDescriber {
+    batcher: Batcher<(String, String), ObservedService>,
+    aws: Arc<AwsClients>,
+    at_rest: Arc<SharedReads<Option<ObservedService>>>,
+}
+
+/// The services of `cluster` named in `names`, 10 per DescribeServices call.
+async fn describe_all(
+    client: &aws_sdk_ecs::Client,
+    cluster: &str,
+    names: &[String],
+) -> Result<Vec<ObservedService>, AwsError> {
+    let mut found = Vec::new();
+    for chunk in names.chunks(10) {
+        found.extend(ecs_service::describe_services(client, cluster, chunk).await?);
+    }
+    Ok(found)
+}
 
 impl ServiceDescriber {
-    pub fn start(aws: Arc<AwsClients>) -> Self {
-        Self(Batcher::start("DescribeServices", move |(region, cluster): (String, String), names: Vec<String>| {
-            let client = aws.ecs(&region);
-            async move {
-                let mut found = Vec::new();
-                for chunk in names.chunks(10) {
-                    found.extend(ecs_service::describe_services(&client, &cluster, chunk).await?);
-                }
-                Ok(found)
-            }
-            .boxed()
-        }))
+    /// `resync` is the resync period: a read at rest is used while younger than
+    /// 90 % of it, so that each period makes one refresh.
+    pub fn start(aws: Arc<AwsClients>, resync: Duration) -> Self {
+        let for_batches = aws.clone();
+        let batcher =
+            Batcher::start("DescribeServices", move |(region, cluster): (String, String), names: Vec<String>| {
+                let client = for_batches.ecs(&region);
+                async move { describe_all(&client, &cluster, &names).await }.boxed()
+            });
+        let at_rest = Arc::new(SharedReads::new(resync.mul_f64(0.9), resync * 5));
+        Self { batcher, aws, at_rest }
     }
 
-    /// The service `name` in `cluster` of `region`, or `None` if ECS does not know it.
+    /// The service `name` in `cluster` of `region` as ECS shows it now, or `None`
+    /// if ECS does not know it (or only as INACTIVE).
     pub async fn describe(&self, region: &str, cluster: &str, name: &str) -> Result<Option<ObservedService>, AwsError> {
-        self.0.describe((region.to_string(), cluster.to_string()), name).await
+        let started = Instant::now();
+        let found = self.batcher.describe((region.to_string(), cluster.to_string()), name).await?;
+        let live = found.filter(ObservedService::exists);
+        self.at_rest.store((region.to_string(), cluster.to_string()), name, live.clone(), started);
+        Ok(live)
+    }
+
+    /// The service `name` as the cluster's last read at rest shows it (at most
+    /// about one resync period old), refreshed for every service of the cluster
+    /// when stale. For a reconcile that found nothing to change: a write is
+    /// planned from `describe` only.
+    pub async fn describe_at_rest(
+        &self,
+        region: &str,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Option<ObservedService>, AwsError> {
+        let client = self.aws.ecs(region);
+        let cluster_name = cluster.to_string();
+        self.at_rest
+            .get((region.to_string(), cluster.to_string()), name, |names| async move {
+                let found = describe_all(&client, &cluster_name, &names).await?;
+                Ok(names
+                    .iter()
+                    .map(|n| {
+                        let live = found.iter().filter(|s| s.answers(n)).max_by_key(|s| s.rank()).cloned();
+                        (n.clone(), live.filter(ObservedService::exists))
+                    })
+                    .collect())
+            })
+            .await
     }
 }

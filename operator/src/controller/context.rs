@@ -6,6 +6,8 @@ use super::events::EventPublisher;
 use crate::aws::AwsClients;
 use crate::aws::cluster_describer::ClusterDescriber;
 use crate::aws::service_describer::ServiceDescriber;
+use crate::aws::shared_reads::SharedReads;
+use crate::core::load_balancer::{ObservedRule, ObservedTargetGroup};
 use crate::crd::{Cluster, Service, TaskDefinition};
 use crate::metrics::{KindLabels, Metrics, ReconcileLabels};
 use kube::runtime::controller::Action;
@@ -42,6 +44,12 @@ pub struct Context {
     events: EventPublisher,
     failures: Mutex<FailureCounts>,
     pub services: ServiceDescriber,
+    /// Listener rules read once per listener and resync period, shared by the
+    /// Services with a rule on the listener.
+    pub listener_rules: SharedReads<Vec<ObservedRule>>,
+    /// Target groups by name, read 20 a call once per region and resync period
+    /// (key: the region and "").
+    pub target_groups: SharedReads<Option<ObservedTargetGroup>>,
     /// The Service objects the Service controller watches (with their status):
     /// the task definition revisions their deployments use are never deregistered.
     pub service_store: OnceLock<Store<Service>>,
@@ -111,6 +119,7 @@ impl Context {
     ) -> Self {
         let instance = std::env::var("POD_NAME").unwrap_or_else(|_| config.instance_id.clone());
         let aws_for_services = aws.clone();
+        let resync = config.resync;
         Self {
             events: EventPublisher::new(client.clone(), "ecs-operator", &instance),
             clusters: ClusterDescriber::start(aws.clone()),
@@ -120,7 +129,9 @@ impl Context {
             config,
             probes,
             failures: Mutex::new(FailureCounts::default()),
-            services: ServiceDescriber::start(aws_for_services),
+            services: ServiceDescriber::start(aws_for_services, resync),
+            listener_rules: SharedReads::new(resync.mul_f64(0.9), resync * 5),
+            target_groups: SharedReads::new(resync.mul_f64(0.9), resync * 5),
             service_store: OnceLock::new(),
             reference_stores: OnceLock::new(),
         }

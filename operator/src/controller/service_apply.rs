@@ -18,7 +18,7 @@ use crate::core::service::{self as core, DesiredService, ObservedService, Resolv
 use crate::core::service_status::{self, Outcome, StatusInputs};
 use crate::core::tags;
 use crate::crd::Service;
-use crate::crd::common::condition::SYNCED;
+use crate::crd::common::condition::{READY, SYNCED};
 use crate::crd::service::{DeploymentStrategy, LoadBalancerStatus, OwnedKind, OwnedResource, ServiceDeploymentStatus};
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
@@ -169,6 +169,11 @@ fn spec_changed(obj: &Service) -> bool {
     status.observed_generation != obj.metadata.generation || !synced
 }
 
+/// Whether the last reconcile found the Service Ready (its rollout done): at rest.
+fn is_ready(obj: &Service) -> bool {
+    obj.status.as_ref().and_then(|s| conditions::find(&s.conditions, READY)).is_some_and(|c| c.status == "True")
+}
+
 /// Reconciles a live Service object.
 pub async fn apply(api: &Api<Service>, obj: &Service, ctx: &Context) -> Result<Action, ReconcileError> {
     let previous = obj.status.as_ref();
@@ -204,7 +209,19 @@ async fn pipeline(
     let resolved = resolve_references(obj, ctx).await?;
     r.region = resolved.region.clone();
     r.wanted_td = Some(resolved.task_definition.clone());
-    let observed = observe(ctx, obj, &t, &resolved, &mut r.resources).await?;
+    let edited = obj.metadata.generation.is_some_and(|g| g > 1);
+    if edited && obj.status.as_ref().and_then(|s| s.observed_generation) != obj.metadata.generation {
+        // After an edit: load balancer parts a reconcile created but could not
+        // record (the operator was stopped before its status write) are found by
+        // name and tags, so that what the edit no longer wants still goes. (Before
+        // any edit the spec still wants them, and `ensure` claims them.)
+        let found = service_lb::discover(ctx, obj, &t.owner, &resolved.region).await.map_err(aws(None))?;
+        for part in found {
+            owned::record(&mut r.resources, part);
+        }
+    }
+    let at_rest = !spec_changed(obj) && is_ready(obj);
+    let mut observed = observe(ctx, obj, &t, &resolved, &mut r.resources, at_rest).await?;
 
     // The load balancer parts first: the service attaches to them.
     let mut wanted = Vec::new();
@@ -224,8 +241,13 @@ async fn pipeline(
     let desired = core::desired(&obj.name_any(), &obj.spec, &resolved, &t.owner.tags(), attachments);
     let hash = core::config_hash(&desired.config);
     let previous_hash = obj.status.as_ref().and_then(|s| s.applied_config_hash.as_deref());
-    let mut plan =
-        core::plan(&desired, observed.as_ref(), core::config_changed(previous_hash, &hash, !spec_changed(obj)));
+    let config_changed = core::config_changed(previous_hash, &hash, !spec_changed(obj));
+    let mut plan = core::plan(&desired, observed.as_ref(), config_changed);
+    if at_rest && core::plan_writes(&plan) {
+        // A write is planned from a fresh read only, never from the shared one.
+        observed = observe(ctx, obj, &t, &resolved, &mut r.resources, false).await?;
+        plan = core::plan(&desired, observed.as_ref(), config_changed);
+    }
     let previous_rollback = obj.status.as_ref().and_then(|s| s.rolled_back_task_definition_arn.as_deref());
     let mut rolled_back =
         service_status::rolled_back_from(previous_rollback, observed.as_ref(), &resolved.task_definition);
@@ -261,11 +283,11 @@ async fn pipeline(
 
     // Read back after writes so that status shows this reconcile's result.
     if wrote || r.applied_hash.as_deref() != previous_hash {
-        let ecs = ctx.aws.ecs(&resolved.region);
-        let found = ecs_service::describe_services(&ecs, &resolved.cluster, std::slice::from_ref(&t.name))
-            .await
-            .map_err(aws(current.as_ref()))?;
-        current = found.into_iter().find(ObservedService::exists).or(current);
+        // Batched: Services updated together (a new TaskDefinition revision) share
+        // their read-backs.
+        let found =
+            ctx.services.describe(&resolved.region, &resolved.cluster, &t.name).await.map_err(aws(current.as_ref()))?;
+        current = found.or(current);
     }
 
     // What the spec no longer wants goes, once its replacement serves.
@@ -330,13 +352,15 @@ async fn observe(
     t: &Target,
     resolved: &Resolved,
     records: &mut Vec<OwnedResource>,
+    at_rest: bool,
 ) -> Stage<Option<ObservedService>> {
-    let observed = ctx
-        .services
-        .describe(&resolved.region, &resolved.cluster, &t.name)
-        .await
-        .map_err(aws(None))?
-        .filter(ObservedService::exists);
+    let (region, cluster) = (&resolved.region, &resolved.cluster);
+    let observed = if at_rest {
+        ctx.services.describe_at_rest(region, cluster, &t.name).await
+    } else {
+        ctx.services.describe(region, cluster, &t.name).await
+    };
+    let observed = observed.map_err(aws(None))?.filter(ObservedService::exists);
     if let Some(o) = &observed {
         let mine = owned::ecs_service(&o.arn, &resolved.region, &o.cluster_arn);
         if !records.contains(&mine) {

@@ -116,7 +116,7 @@ async fn ensure_target_group(
     vpc: &mut Option<String>,
 ) -> Result<String, LbError> {
     let Some(tg_spec) = &spec.target_group else { return Err(LbError::Immutable("no target group in spec".into())) };
-    let observed = elbv2::find_target_group(client, &name).await?;
+    let mut observed = target_group_named(ctx, client, t.region, &name, t.spec_changed).await?;
     let vpc_id = match (&tg_spec.vpc_id, &observed, vpc.as_ref()) {
         (Some(v), _, _) => v.clone(),
         (None, Some(o), _) => o.vpc_id.clone(),
@@ -132,10 +132,18 @@ async fn ensure_target_group(
         }
     };
     let desired = core::desired_target_group(name.clone(), tg_spec, vpc_id, spec.container_port, t.awsvpc);
+    if !t.spec_changed && !matches!(core::plan_target_group(&desired, observed.as_ref()), TargetGroupPlan::Keep) {
+        // A write is planned from a fresh read only, never from the shared one.
+        observed = target_group_named(ctx, client, t.region, &name, true).await?;
+    }
     if let Some(o) = &observed {
         claim(client, ctx, t, records, OwnedKind::TargetGroup, &o.arn, &format!("target group {name}")).await?;
     }
-    let arn = match core::plan_target_group(&desired, observed.as_ref()) {
+    let plan = core::plan_target_group(&desired, observed.as_ref());
+    if !matches!(plan, TargetGroupPlan::Keep) {
+        ctx.target_groups.invalidate((t.region.to_string(), String::new()), &name);
+    }
+    let arn = match plan {
         TargetGroupPlan::Create => {
             let arn = elbv2::create_target_group(client, &desired, &t.tags).await?;
             record(records, t.part(OwnedKind::TargetGroup, &arn));
@@ -304,13 +312,20 @@ pub async fn ensure(
     let rule_listener = spec.listener_arn.clone().or_else(|| status.listener_arn.clone());
     if let (Some(listener), Some(rule)) = (&rule_listener, &spec.rule) {
         status.listener_arn = Some(listener.clone());
-        let observed = elbv2::find_rule(&client, listener, &tg_arn).await?;
+        let mut observed = rule_to(ctx, &client, t.region, listener, &tg_arn, t.spec_changed).await?;
+        if !t.spec_changed
+            && !matches!(core::plan_rule(rule, &tg_arn, observed.as_ref(), blue_green.is_some()), RulePlan::Keep)
+        {
+            // A write is planned from a fresh read only, never from the shared one.
+            observed = rule_to(ctx, &client, t.region, listener, &tg_arn, true).await?;
+        }
         if let Some(o) = &observed {
             claim(&client, ctx, t, records, OwnedKind::ListenerRule, &o.arn, &format!("listener rule {}", o.arn))
                 .await?;
         }
         let conditions = core::rule_conditions(rule);
-        let arn = match core::plan_rule(rule, &tg_arn, observed.as_ref(), blue_green.is_some()) {
+        let plan = core::plan_rule(rule, &tg_arn, observed.as_ref(), blue_green.is_some());
+        let arn = match plan.clone() {
             RulePlan::Create => {
                 let arn = elbv2::create_rule(
                     &client,
@@ -344,6 +359,9 @@ pub async fn ensure(
             }
             RulePlan::Keep => observed.map(|o| o.arn).unwrap_or_default(),
         };
+        if !matches!(plan, RulePlan::Keep) {
+            ctx.listener_rules.invalidate((t.region.to_string(), listener.clone()), listener);
+        }
         wanted.push(t.part(OwnedKind::ListenerRule, &arn));
         status.rule_arn = Some(arn.clone());
         rule_arn = Some(arn);
@@ -429,10 +447,14 @@ pub async fn discover(
     let name = |suffix: &str| core::resource_name(&ns, &obj.name_any(), &owner.instance, suffix);
     let part = |kind, arn: &str| owned::resource(kind, arn, region, None);
     let mut candidates = Vec::new();
+    // One name a call: ELB fails a call naming a missing target group, and the
+    // `-g` one exists only for blue/green.
+    let mut target_groups = Vec::new();
     for n in [name(""), name("-g")] {
-        if let Some(tg) = elbv2::find_target_group(&client, &n).await? {
-            candidates.push(part(OwnedKind::TargetGroup, &tg.arn));
-        }
+        target_groups.extend(elbv2::find_target_group(&client, &n).await?);
+    }
+    for tg in &target_groups {
+        candidates.push(part(OwnedKind::TargetGroup, &tg.arn));
     }
     if let Some(lb) = elbv2::find_load_balancer(&client, &name("")).await? {
         candidates.push(part(OwnedKind::LoadBalancer, &lb.arn));
@@ -440,12 +462,20 @@ pub async fn discover(
             candidates.push(part(OwnedKind::Listener, &l.arn));
         }
     }
-    let listener = obj.spec.load_balancer.as_ref().and_then(|lb| lb.listener_arn.clone());
-    if let Some(listener) = listener {
-        let tgs: Vec<String> =
-            candidates.iter().filter(|c| c.kind == OwnedKind::TargetGroup).map(|c| c.id.clone()).collect();
-        for tg in tgs {
-            if let Some(rule) = elbv2::find_rule(&client, &listener, &tg).await? {
+    // Rules forwarding to those target groups: on the spec's listener, and on
+    // every listener of the load balancers the target groups serve (the spec may
+    // no longer name the listener).
+    let mut listeners: Vec<String> =
+        obj.spec.load_balancer.as_ref().and_then(|lb| lb.listener_arn.clone()).into_iter().collect();
+    for lb in target_groups.iter().flat_map(|tg| tg.load_balancer_arns.clone()) {
+        listeners.extend(elbv2::listeners(&client, &lb).await?.into_iter().map(|l| l.arn));
+    }
+    listeners.sort();
+    listeners.dedup();
+    for listener in &listeners {
+        let rules = elbv2::listener_rules(&client, listener).await?;
+        for tg in &target_groups {
+            if let Some(rule) = core::rule_forwarding_to(&rules, &tg.arn) {
                 candidates.push(part(OwnedKind::ListenerRule, &rule.arn));
             }
         }
@@ -467,4 +497,64 @@ pub async fn discover(
                 || tagged.get(&c.id).is_some_and(|t| ownership::ownership(t, owner) == Ownership::Ours)
         })
         .collect())
+}
+
+/// The rule of `listener` that forwards to `target_group`: from a fresh
+/// DescribeRules, or from the listener's read shared by the reconciles of this
+/// resync period (one DescribeRules per listener and period, whatever the number
+/// of Services with a rule on it).
+async fn rule_to(
+    ctx: &Context,
+    client: &aws_sdk_elasticloadbalancingv2::Client,
+    region: &str,
+    listener: &str,
+    target_group: &str,
+    fresh: bool,
+) -> Result<Option<core::ObservedRule>, AwsError> {
+    let key = (region.to_string(), listener.to_string());
+    let rules = if fresh {
+        let started = std::time::Instant::now();
+        let rules = elbv2::listener_rules(client, listener).await?;
+        ctx.listener_rules.store(key, listener, rules.clone(), started);
+        rules
+    } else {
+        let client = client.clone();
+        ctx.listener_rules
+            .get(key, listener, |listeners| async move {
+                let mut out = Vec::new();
+                for l in listeners {
+                    let rules = elbv2::listener_rules(&client, &l).await?;
+                    out.push((l, rules));
+                }
+                Ok(out)
+            })
+            .await?
+    };
+    Ok(core::rule_forwarding_to(&rules, target_group))
+}
+
+/// The target group `name`: from a fresh DescribeTargetGroups, or from the read
+/// shared by the reconciles of this resync period (20 names per call for every
+/// target group the region's Services ask for).
+async fn target_group_named(
+    ctx: &Context,
+    client: &Client,
+    region: &str,
+    name: &str,
+    fresh: bool,
+) -> Result<Option<core::ObservedTargetGroup>, AwsError> {
+    let key = (region.to_string(), String::new());
+    if fresh {
+        let started = std::time::Instant::now();
+        let found = elbv2::find_target_group(client, name).await?;
+        ctx.target_groups.store(key, name, found.clone(), started);
+        return Ok(found);
+    }
+    let client = client.clone();
+    ctx.target_groups
+        .get(key, name, |names| async move {
+            let found = elbv2::target_groups_named(&client, &names).await?;
+            Ok(names.iter().map(|n| (n.clone(), found.iter().find(|tg| &tg.name == n).cloned())).collect())
+        })
+        .await
 }

@@ -57,6 +57,9 @@ pub async fn remove(
             OwnedKind::EcsService => remove_service(ctx, obj, r).await?,
             OwnedKind::ListenerRule => {
                 elbv2::delete_rule(&ctx.aws.elbv2(&r.region), &r.id).await?;
+                if let Some(listener) = crate::core::load_balancer::listener_of_rule(&r.id) {
+                    ctx.listener_rules.invalidate((r.region.clone(), listener.clone()), &listener);
+                }
                 note(ctx, obj, "RuleDeleted", format!("deleted listener rule {}", r.id)).await;
                 None
             }
@@ -72,6 +75,9 @@ pub async fn remove(
             }
             OwnedKind::TargetGroup => match elbv2::delete_target_group(&ctx.aws.elbv2(&r.region), &r.id).await {
                 Ok(()) => {
+                    if let Some(name) = r.id.split(":targetgroup/").nth(1).and_then(|p| p.split('/').next()) {
+                        ctx.target_groups.invalidate((r.region.clone(), String::new()), name);
+                    }
                     note(ctx, obj, "TargetGroupDeleted", format!("deleted target group {}", r.id)).await;
                     None
                 }
@@ -96,10 +102,10 @@ async fn remove_service(ctx: &Context, obj: &Service, r: &OwnedResource) -> Resu
     let ecs = ctx.aws.ecs(&r.region);
     let cluster = r.parent.clone().unwrap_or_default();
     let name = owned::service_name_of(&r.id).to_string();
+    // Batched: Services deleted together share their DescribeServices calls.
     let describe = || async {
-        let found = ecs_service::describe_services(&ecs, &cluster, std::slice::from_ref(&name)).await;
-        match found {
-            Ok(list) => Ok(list.into_iter().find(|s| s.exists())),
+        match ctx.services.describe(&r.region, &cluster, &name).await {
+            Ok(found) => Ok(found),
             // The cluster itself is gone: so is the service.
             Err(e) if e.code() == Some("ClusterNotFoundException") => Ok(None),
             Err(e) => Err(e),

@@ -148,6 +148,20 @@ pub fn rule_conditions(rule: &ListenerRuleSpec) -> RuleConditions {
     RuleConditions { path_patterns, host_headers }
 }
 
+/// The rule of `rules` that forwards to `target_group_arn`, if any.
+pub fn rule_forwarding_to(rules: &[ObservedRule], target_group_arn: &str) -> Option<ObservedRule> {
+    rules.iter().find(|r| r.target_group_arns.iter().any(|t| t == target_group_arn)).cloned()
+}
+
+/// The listener a rule belongs to, from the rule's ARN
+/// (`...:listener-rule/app/<lb>/<lb id>/<listener id>/<rule id>`).
+pub fn listener_of_rule(rule_arn: &str) -> Option<String> {
+    let (prefix, path) = rule_arn.split_once(":listener-rule/")?;
+    let (listener_path, rule_id) = path.rsplit_once('/')?;
+    (!rule_id.is_empty() && listener_path.matches('/').count() == 3)
+        .then(|| format!("{prefix}:listener/{listener_path}"))
+}
+
 /// A listener rule as DescribeRules reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ObservedRule {
@@ -321,6 +335,31 @@ pub fn health_counts<'a>(states: impl IntoIterator<Item = &'a str>) -> (i32, i32
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_rules_listener_is_read_off_its_arn() {
+        let rule = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee";
+        assert_eq!(
+            listener_of_rule(rule).as_deref(),
+            Some(
+                "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2"
+            )
+        );
+        assert_eq!(listener_of_rule("arn:aws:elasticloadbalancing:eu-west-1:1:listener/app/web/1/2"), None);
+        assert_eq!(listener_of_rule("arn:aws:elasticloadbalancing:eu-west-1:1:listener-rule/app/web/1/"), None);
+    }
+
+    #[test]
+    fn the_rule_forwarding_to_a_target_group_is_found_among_a_listeners_rules() {
+        let rule = |arn: &str, tgs: &[&str]| ObservedRule {
+            arn: arn.into(),
+            target_group_arns: tgs.iter().map(|t| t.to_string()).collect(),
+            ..ObservedRule::default()
+        };
+        let rules = [rule("r1", &["tg-a"]), rule("r2", &["tg-b", "tg-c"])];
+        assert_eq!(rule_forwarding_to(&rules, "tg-c").map(|r| r.arn).as_deref(), Some("r2"));
+        assert_eq!(rule_forwarding_to(&rules, "tg-z"), None);
+    }
+
     use super::*;
     use crate::crd::service::TargetHealthCheck;
 

@@ -5,6 +5,7 @@ pub mod api_family;
 pub mod cluster;
 pub mod conditions;
 pub mod load_balancer;
+pub mod observation;
 pub mod owned;
 pub mod ownership;
 #[cfg(test)]

@@ -486,6 +486,15 @@ pub enum ServicePlan {
     Immutable(Vec<String>),
 }
 
+/// Whether carrying out `plan` calls a write.
+pub fn plan_writes(plan: &ServicePlan) -> bool {
+    match plan {
+        ServicePlan::Create => true,
+        ServicePlan::Update(update) => !update.is_empty(),
+        ServicePlan::Immutable(_) => false,
+    }
+}
+
 /// The plan without a task definition change: ECS rolled back from the wanted one.
 pub fn hold_task_definition(plan: ServicePlan) -> ServicePlan {
     match plan {

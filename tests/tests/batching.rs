@@ -1,0 +1,70 @@
+//! Reads at rest are batched by design: 30 Services in one cluster (every third
+//! with a rule on one shared listener), resync every 5 s. Once they are Ready, a
+//! resync round of all 30 costs about ceil(30/10) DescribeServices, one
+//! DescribeRules of the listener and one DescribeTargetGroups for the 10 target
+//! groups, however the reconciles fall in time; and no write. Counted by the
+//! operator's own metrics over a number of rounds counted by its reconciles
+//! (never by the clock).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use ecs_operator_tests::fleet::{Fleet, Lb, Member, Specs};
+use ecs_operator_tests::operator::sum_aws_requests;
+use ecs_operator_tests::{TestContext, eventually};
+use std::time::Duration;
+
+const SERVICES: u64 = 30;
+const ROUNDS: u64 = 6;
+
+#[tokio::test]
+async fn a_resync_round_reads_each_cluster_and_listener_once_not_once_per_service() {
+    let ctx = TestContext::new("batching").await.unwrap();
+    let op = ctx.start_operator(&["--resync-seconds", "5"]).unwrap();
+    let fleet = Fleet::new(&ctx).await.unwrap();
+    let specs: Specs = (0..SERVICES as usize)
+        .map(|i| {
+            let lb = if i.is_multiple_of(3) { Lb::SharedRule } else { Lb::None };
+            (format!("s{i:02}"), Some(Member { lb, desired: 1, tag: 0 }))
+        })
+        .collect();
+    ctx.apply_ok(&(fleet.base() + "---\n" + &fleet.services(&specs))).unwrap();
+    fleet.converge(&specs, Duration::from_secs(300), "30 Services converged").await;
+
+    // One round at rest first, so that every Service has seen itself Ready.
+    let count = |what: &str| {
+        let metrics = op.metrics().unwrap();
+        let reconciles = op.successful_reconciles("Service").unwrap();
+        let calls = |name: &str| sum_aws_requests(&metrics, |o| o == name);
+        let writes = op.aws_writes().unwrap();
+        eprintln!("batching: {what}: {reconciles} Service reconciles");
+        (reconciles, calls("DescribeServices"), calls("DescribeRules"), calls("DescribeTargetGroups"), writes)
+    };
+    let settled = count("converged").0 + SERVICES;
+    eventually(Duration::from_secs(60), "one round at rest", || async {
+        let n = op.successful_reconciles("Service").map_err(|e| e.to_string())?;
+        if n >= settled { Ok(()) } else { Err(format!("{n} reconciles")) }
+    })
+    .await;
+    let before = count("at rest");
+    eventually(Duration::from_secs(120), &format!("{ROUNDS} rounds at rest"), || async {
+        let n = op.successful_reconciles("Service").map_err(|e| e.to_string())?;
+        if n >= before.0 + ROUNDS * SERVICES { Ok(()) } else { Err(format!("{n} reconciles")) }
+    })
+    .await;
+    let after = count("after the rounds");
+    let rounds = (after.0 - before.0) as f64 / SERVICES as f64;
+    let (services, rules, groups) = (after.1 - before.1, after.2 - before.2, after.3 - before.3);
+    eprintln!(
+        "batching: {rounds:.1} rounds of {SERVICES} Services: {services} DescribeServices ({:.3} per Service and \
+         round), {rules} DescribeRules, {groups} DescribeTargetGroups, {} writes",
+        services as f64 / (rounds * SERVICES as f64),
+        after.4 - before.4
+    );
+    assert_eq!(after.4, before.4, "writes at rest");
+    // A refresh whenever the read is older than 90 % of the period: up to about
+    // 1.25 per round, as the reconciles' own periods drift apart; plus one for a
+    // round cut in two by the counting.
+    let refreshes = rounds * 1.25 + 1.0;
+    assert!(services as f64 <= 3.0 * refreshes, "{services} DescribeServices in {rounds:.1} rounds");
+    assert!(rules as f64 <= refreshes, "{rules} DescribeRules of the shared listener in {rounds:.1} rounds");
+    assert!(groups as f64 <= refreshes, "{groups} DescribeTargetGroups in {rounds:.1} rounds");
+}
