@@ -58,7 +58,7 @@ cargo test --workspace --locked --no-run --message-format=json-render-diagnostic
 # one's output is kept whole and shown in order; the slowest start first.
 mapfile -t binaries < <(python3 - "$log.json" <<'PY'
 import json, os, sys
-slow_first = ["faults", "edit_walk", "kills", "throttling", "rollouts", "apiserver_restart", "gitops", "edits", "service", "failover", "bad_input", "cluster"]
+slow_first = ["faults", "edit_walk", "kills", "apiserver_restart", "throttling", "batching", "probes", "rollouts", "gitops", "edits", "service", "failover", "bad_input", "cluster"]
 found = []
 for line in open(sys.argv[1]):
     m = json.loads(line) if line.startswith("{") else {}

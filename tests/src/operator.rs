@@ -96,6 +96,11 @@ impl OperatorProcess {
         self.process.stop(Duration::from_secs(20))
     }
 
+    /// The operator's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.pid()
+    }
+
     /// SIGTERM without waiting, as the kubelet sends it: the operator drains.
     pub fn terminate(&self) {
         self.process.terminate()

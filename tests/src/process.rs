@@ -223,6 +223,11 @@ impl ServerProcess {
 }
 
 impl ServerProcess {
+    /// The process id, while the process is ours.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(std::process::Child::id)
+    }
+
     /// SIGTERM without waiting: the process drains while the caller watches it;
     /// `stop` or `exited` reap it later.
     pub fn terminate(&self) {

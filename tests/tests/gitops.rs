@@ -317,9 +317,18 @@ spec:
     // The operator's view first (the old deployment drained), then Argo CD's.
     settled_on(&services, ":2").await;
     wait_app(&apps, "Healthy on the bumped image", |v| healthy_at(v, &commit)).await;
-    let bump = health_history(&timeline, "Service/api", bump_from);
+    // The poller samples every 100 ms (slower under load): it may see the last
+    // Healthy a moment after the wait above did.
+    let bump = eventually(Duration::from_secs(15), "Progressing, then Healthy", || async {
+        let bump = health_history(&timeline, "Service/api", bump_from);
+        if bump.windows(2).any(|w| w[0] == "Progressing" && w[1] == "Healthy") {
+            Ok(bump)
+        } else {
+            Err(format!("{bump:?}"))
+        }
+    })
+    .await;
     println!("2. image bump: Argo CD's health of Service/api: {bump:?}");
-    assert!(bump.windows(2).any(|w| w[0] == "Progressing" && w[1] == "Healthy"), "Progressing, then Healthy: {bump:?}");
 
     // 2b. A failing rollout: ECS's circuit breaker rolls back; Argo CD says Degraded
     // with the operator's reason. Then a good image heals it.
