@@ -85,6 +85,24 @@ impl FaultProxy {
         Ok(Self { _process: process, port, url: format!("http://127.0.0.1:{port}"), calls })
     }
 
+    /// Starts the operator for `ctx`'s namespace with its AWS calls through this
+    /// proxy, marked with the SDK app id `operator` in the call log.
+    pub fn start_operator(
+        &self,
+        ctx: &crate::TestContext,
+        extra: &[&str],
+    ) -> Result<crate::OperatorProcess, TestBedError> {
+        let log = ctx.bed.dir.join(format!("{}-operator.log", ctx.namespace));
+        crate::OperatorProcess::start_with_env(
+            ctx.bed,
+            &ctx.bed.control_plane.kubeconfig,
+            &ctx.namespace,
+            &log,
+            extra,
+            &[("AWS_ENDPOINT_URL", &self.url), ("AWS_SDK_UA_APP_ID", "operator")],
+        )
+    }
+
     /// Every call so far, in arrival order.
     pub fn calls(&self) -> Result<Vec<Call>, TestBedError> {
         let text = std::fs::read_to_string(&self.calls).unwrap_or_default();

@@ -11,7 +11,7 @@
 
 use ecs_operator_tests::fault_proxy::{FaultProxy, Rates};
 use ecs_operator_tests::fleet::Fleet;
-use ecs_operator_tests::{OperatorProcess, TestContext, eventually};
+use ecs_operator_tests::{TestContext, eventually};
 use std::time::{Duration, Instant};
 
 /// Calls under faults, at most this many times the fault-free run's (every
@@ -29,16 +29,7 @@ struct Run {
 async fn run(name: &str, seed: u64, rates: Rates, services: usize) -> Run {
     let ctx = TestContext::new(name).await.unwrap();
     let proxy = FaultProxy::start(ctx.bed, &ctx.namespace, seed, rates).unwrap();
-    let log = ctx.bed.dir.join(format!("{}-operator.log", ctx.namespace));
-    let _op = OperatorProcess::start_with_env(
-        ctx.bed,
-        &ctx.bed.control_plane.kubeconfig,
-        &ctx.namespace,
-        &log,
-        &[],
-        &[("AWS_ENDPOINT_URL", &proxy.url), ("AWS_SDK_UA_APP_ID", "operator")],
-    )
-    .unwrap();
+    let _op = proxy.start_operator(&ctx, &[]).unwrap();
     let fleet = Fleet::new(&ctx).await.unwrap();
     let specs = Fleet::specs(services);
     let started = Instant::now();

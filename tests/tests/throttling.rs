@@ -10,7 +10,7 @@
 
 use ecs_operator_tests::fault_proxy::FaultProxy;
 use ecs_operator_tests::fleet::{Fleet, Lb, Member, Specs};
-use ecs_operator_tests::{OperatorProcess, TestContext, eventually};
+use ecs_operator_tests::{TestContext, eventually};
 use std::time::{Duration, Instant};
 
 const SERVICES: usize = 60;
@@ -30,16 +30,7 @@ fn waited(metrics: &str, family: &str) -> u64 {
 async fn a_burst_of_services_converges_without_being_throttled_by_aws() {
     let ctx = TestContext::new("throttling").await.unwrap();
     let proxy = FaultProxy::start_throttling_like_aws(ctx.bed, &ctx.namespace).unwrap();
-    let log = ctx.bed.dir.join(format!("{}-operator.log", ctx.namespace));
-    let op = OperatorProcess::start_with_env(
-        ctx.bed,
-        &ctx.bed.control_plane.kubeconfig,
-        &ctx.namespace,
-        &log,
-        &[],
-        &[("AWS_ENDPOINT_URL", &proxy.url), ("AWS_SDK_UA_APP_ID", "operator")],
-    )
-    .unwrap();
+    let op = proxy.start_operator(&ctx, &[]).unwrap();
     let fleet = Fleet::new(&ctx).await.unwrap();
     let specs: Specs = (0..SERVICES)
         .map(|i| {

@@ -84,19 +84,6 @@ impl<T: Clone> Snapshot<T> {
             self.wanted.insert(name.to_string(), e.asked_at);
         }
     }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-}
-
-/// DescribeServices calls for `n` services: 10 per call.
-pub fn describe_services_calls(n: usize) -> usize {
-    n.div_ceil(10)
 }
 
 #[cfg(test)]
@@ -132,7 +119,6 @@ mod tests {
         s.fresh("c", later, MAX_AGE);
         assert_eq!(s.to_refresh(later, FORGET), vec!["a", "b", "c", "d"]);
         assert_eq!(s.to_refresh(t0 + Duration::from_secs(301), FORGET), vec!["b", "c"]);
-        assert_eq!(s.len(), 2);
     }
 
     #[test]
@@ -156,10 +142,5 @@ mod tests {
         s.invalidate("l");
         assert_eq!(s.fresh("l", t0, MAX_AGE), None);
         assert_eq!(s.to_refresh(t0, FORGET), vec!["l"]);
-    }
-
-    #[test]
-    fn ten_services_per_describe_call() {
-        assert_eq!([0, 1, 10, 11, 200, 1000].map(describe_services_calls), [0, 1, 1, 2, 20, 100]);
     }
 }

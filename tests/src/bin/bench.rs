@@ -9,10 +9,10 @@
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used, clippy::expect_used)]
 
 use clap::Parser;
+use ecs_operator_tests::TestContext;
 use ecs_operator_tests::fault_proxy::{FaultProxy, Rates};
 use ecs_operator_tests::fleet::{Fleet, Lb, Member, Specs};
 use ecs_operator_tests::operator::{is_write_operation, sum_aws_requests};
-use ecs_operator_tests::{OperatorProcess, TestContext};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -69,17 +69,8 @@ async fn main() {
     let n = args.services;
     let ctx = TestContext::new("bench").await.expect("the test bed starts");
     let proxy = FaultProxy::start(ctx.bed, &ctx.namespace, 0, Rates::default()).expect("the proxy starts");
-    let log = ctx.bed.dir.join(format!("{}-operator.log", ctx.namespace));
     let resync = args.resync_seconds.to_string();
-    let op = OperatorProcess::start_with_env(
-        ctx.bed,
-        &ctx.bed.control_plane.kubeconfig,
-        &ctx.namespace,
-        &log,
-        &["--resync-seconds", &resync],
-        &[("AWS_ENDPOINT_URL", &proxy.url), ("AWS_SDK_UA_APP_ID", "operator")],
-    )
-    .expect("the operator starts");
+    let op = proxy.start_operator(&ctx, &["--resync-seconds", &resync]).expect("the operator starts");
     let pid = op.pid().expect("the operator runs");
     let fleet = Fleet::new(&ctx).await.expect("the network and listener are seeded");
     let specs: Specs = (0..n)
