@@ -323,17 +323,16 @@ pub async fn update_service(client: &Client, cluster: &str, name: &str, u: &Serv
 }
 
 /// Scales to zero (so ECS drains the tasks) and deletes the service.
-/// Returns the service as the answer shows it (DRAINING), `None` when it was gone.
-pub async fn delete_service(client: &Client, cluster: &str, name: &str) -> Result<Option<ObservedService>, AwsError> {
+pub async fn delete_service(client: &Client, cluster: &str, name: &str) -> Result<(), AwsError> {
     match client.delete_service().cluster(cluster).service(name).force(true).send().await {
-        Ok(out) => Ok(out.service().map(observed)),
+        Ok(_) => Ok(()),
         Err(e) => {
             let err = AwsError::from_sdk("DeleteService", e);
             if matches!(
                 err.code(),
                 Some("ServiceNotFoundException" | "ServiceNotActiveException" | "ClusterNotFoundException")
             ) {
-                Ok(None)
+                Ok(())
             } else {
                 Err(err)
             }
