@@ -63,6 +63,26 @@ pub fn is_converged<K: Serialize + kube::Resource>(obj: &K) -> bool {
     })
 }
 
+/// Why `obj` is not converged, for a failure message: its Ready and Synced
+/// conditions with reason, message and the generation each was written for.
+pub fn not_converged_because<K: Serialize + kube::Resource>(obj: &K) -> String {
+    let generation = obj.meta().generation.unwrap_or_default();
+    let parts: Vec<String> = ["Ready", "Synced"]
+        .iter()
+        .map(|type_| match condition_of(obj, type_) {
+            Some(c) => format!(
+                "{type_}={} {} (for generation {} of {generation}): {}",
+                c.status,
+                c.reason,
+                c.observed_generation.unwrap_or_default(),
+                c.message
+            ),
+            None => format!("{type_} missing"),
+        })
+        .collect();
+    parts.join("; ")
+}
+
 /// Waits until `name` is Ready and Synced for its current generation (the last
 /// edit applied in full), and returns the object.
 pub async fn wait_converged<K>(api: &Api<K>, name: &str) -> K

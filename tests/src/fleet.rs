@@ -192,7 +192,13 @@ spec:
                 .iter()
                 .filter(|s| live.contains(s.metadata.name.as_deref().unwrap_or_default()))
                 .filter(|s| !conditions::is_converged(*s))
-                .filter_map(|s| s.metadata.name.clone())
+                .map(|s| {
+                    format!(
+                        "{} ({})",
+                        s.metadata.name.as_deref().unwrap_or_default(),
+                        conditions::not_converged_because(s)
+                    )
+                })
                 .collect();
             let present = listed.items.len();
             if !behind.is_empty() || present != live.len() {
