@@ -196,7 +196,40 @@ spec:
     let tg = elb.describe_target_groups().target_group_arns(&tg_arn).send().await.unwrap();
     assert_eq!(tg.target_groups()[0].target_type().unwrap().as_str(), "instance", "bridge mode: instance targets");
     let rules = elb.describe_rules().listener_arn(&listener_arn).send().await.unwrap();
-    assert!(rules.rules().iter().any(|r| r.priority() == Some("20")));
+    let held =
+        rules.rules().iter().find(|r| r.priority() == Some("20")).and_then(|r| r.rule_arn()).unwrap().to_string();
+
+    // A second Service asking for the same priority on the listener is told
+    // which rule holds it, and takes nothing from the first.
+    ctx.apply_ok(&format!(
+        "apiVersion: ecs.operator.dev/v1alpha1
+kind: Service
+metadata: {{name: api2}}
+spec:
+  clusterRef: {{name: web}}
+  taskDefinitionRef: {{name: api}}
+  launchType: EC2
+  loadBalancer:
+    containerName: api
+    containerPort: 3000
+    targetGroup: {{healthCheck: {{path: /}}}}
+    listenerArn: {listener_arn}
+    rule: {{priority: 20, hostHeaders: [api2.example.com]}}
+"
+    ))
+    .unwrap();
+    let conflict = wait_for_reason(&api, "api2", "Synced", "Conflict").await;
+    assert!(
+        conflict.message.contains(&format!("priority 20 on listener {listener_arn} is taken by rule {held}")),
+        "{}",
+        conflict.message
+    );
+    assert!(conflict.message.contains(&tg_arn), "names where the holder forwards: {}", conflict.message);
+    ctx.kubectl_ok(&["delete", "ecssvc/api2", "--timeout=60s"]).unwrap();
+    let rules = elb.describe_rules().listener_arn(&listener_arn).send().await.unwrap();
+    let still: Vec<_> =
+        rules.rules().iter().filter(|r| r.priority() == Some("20")).filter_map(|r| r.rule_arn()).collect();
+    assert_eq!(still, vec![held.as_str()], "the first Service's rule is untouched");
 
     let daemon = eventually(WAIT, "the DAEMON service in ECS", || async {
         describe(&ctx, &cluster, "agent").await.ok_or_else(|| "not yet".to_string())

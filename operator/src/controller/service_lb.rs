@@ -327,7 +327,7 @@ pub async fn ensure(
         let plan = core::plan_rule(rule, &tg_arn, observed.as_ref(), blue_green.is_some());
         let arn = match plan.clone() {
             RulePlan::Create => {
-                let arn = elbv2::create_rule(
+                let created = elbv2::create_rule(
                     &client,
                     listener,
                     rule.priority,
@@ -336,7 +336,31 @@ pub async fn ensure(
                     alt_arn.as_deref(),
                     &t.tags,
                 )
-                .await?;
+                .await;
+                let arn = match created {
+                    Ok(arn) => arn,
+                    Err(e) if e.code() == Some("PriorityInUse") => {
+                        let rules = elbv2::listener_rules(&client, listener).await?;
+                        match core::priority_holder(&rules, rule.priority, &tg_arn, listener) {
+                            core::PriorityHolder::Ours(arn) => {
+                                claim(
+                                    &client,
+                                    ctx,
+                                    t,
+                                    records,
+                                    OwnedKind::ListenerRule,
+                                    &arn,
+                                    &format!("listener rule {arn}"),
+                                )
+                                .await?;
+                                arn
+                            }
+                            core::PriorityHolder::Other(m) => return Err(LbError::Conflict(m)),
+                            core::PriorityHolder::Nobody => return Err(e.into()),
+                        }
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 record(records, t.part(OwnedKind::ListenerRule, &arn));
                 let note = format!(
                     "created listener rule (priority {}) on {listener} forwarding to the target group",

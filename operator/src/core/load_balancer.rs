@@ -153,6 +153,41 @@ pub fn rule_forwarding_to(rules: &[ObservedRule], target_group_arn: &str) -> Opt
     rules.iter().find(|r| r.target_group_arns.iter().any(|t| t == target_group_arn)).cloned()
 }
 
+/// Who holds a rule priority that CreateRule found in use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PriorityHolder {
+    /// A rule forwarding to our target group: our own CreateRule, whose answer
+    /// was lost and which the SDK retried (CreateRule is not idempotent).
+    Ours(String),
+    /// Another rule: a message for a Conflict condition that says what to change.
+    Other(String),
+    /// No rule has it any more (freed since): try again.
+    Nobody,
+}
+
+/// Who holds `priority` among `listener`'s `rules`, for a CreateRule of a rule
+/// forwarding to `target_group_arn` that failed with PriorityInUse.
+pub fn priority_holder(
+    rules: &[ObservedRule],
+    priority: i32,
+    target_group_arn: &str,
+    listener: &str,
+) -> PriorityHolder {
+    let Some(held) = rules.iter().find(|r| r.priority == Some(priority)) else { return PriorityHolder::Nobody };
+    if held.target_group_arns.iter().any(|t| t == target_group_arn) {
+        return PriorityHolder::Ours(held.arn.clone());
+    }
+    let forwards = match held.target_group_arns.as_slice() {
+        [] => "does not forward to a target group".to_string(),
+        tgs => format!("forwards to {}", tgs.join(", ")),
+    };
+    PriorityHolder::Other(format!(
+        "priority {priority} on listener {listener} is taken by rule {} (it {forwards}); \
+         set spec.loadBalancer.rule.priority to a priority no other rule of the listener uses",
+        held.arn
+    ))
+}
+
 /// The listener a rule belongs to, from the rule's ARN
 /// (`...:listener-rule/app/<lb>/<lb id>/<listener id>/<rule id>`).
 pub fn listener_of_rule(rule_arn: &str) -> Option<String> {
@@ -358,6 +393,24 @@ mod tests {
         let rules = [rule("r1", &["tg-a"]), rule("r2", &["tg-b", "tg-c"])];
         assert_eq!(rule_forwarding_to(&rules, "tg-c").map(|r| r.arn).as_deref(), Some("r2"));
         assert_eq!(rule_forwarding_to(&rules, "tg-z"), None);
+    }
+
+    #[test]
+    fn a_priority_in_use_is_ours_after_a_lost_answer_else_a_conflict_that_names_the_holder() {
+        let rule = |arn: &str, priority: i32, tgs: &[&str]| ObservedRule {
+            arn: arn.into(),
+            priority: Some(priority),
+            target_group_arns: tgs.iter().map(|t| t.to_string()).collect(),
+            ..ObservedRule::default()
+        };
+        let rules = [rule("r1", 1, &["tg-a"]), rule("r2", 2, &["tg-b"]), rule("r3", 3, &[])];
+        assert_eq!(priority_holder(&rules, 1, "tg-a", "l"), PriorityHolder::Ours("r1".into()));
+        let PriorityHolder::Other(m) = priority_holder(&rules, 2, "tg-a", "l") else { panic!("not a conflict") };
+        assert!(m.contains("priority 2 on listener l is taken by rule r2 (it forwards to tg-b)"), "{m}");
+        assert!(m.contains("spec.loadBalancer.rule.priority"), "{m}");
+        let PriorityHolder::Other(m) = priority_holder(&rules, 3, "tg-a", "l") else { panic!("not a conflict") };
+        assert!(m.contains("does not forward to a target group"), "{m}");
+        assert_eq!(priority_holder(&rules, 4, "tg-a", "l"), PriorityHolder::Nobody);
     }
 
     use super::*;
