@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The benchmark (not part of the test command): a RELEASE build of the operator on
-# the test bed, N Services applied at once, every AWS call recorded by the bed's
-# proxy; prints a Markdown table (see tests/src/bin/bench.rs and docs/benchmarks.md).
+# the test bed against a plain AWS client making the minimal calls, N Services over
+# a few Clusters applied at once, then at rest, single edits, a TaskDefinition change
+# and deletion, every AWS call recorded by the bed's proxy; prints Markdown tables
+# (see tests/src/bin/bench.rs and docs/benchmarks.md).
 #
-#   scripts/bench.sh                          200 Services, every 5th with a rule
+#   scripts/bench.sh                          200 Services over 3 Clusters, every 5th with a rule
 #   scripts/bench.sh --services 1000          1,000 Services
 #   scripts/bench.sh --rules-every 0          no load balancer rules
+#   scripts/bench.sh --clusters 1 --edits 100
 #   scripts/bench.sh --resync-seconds 60 --rounds 3
+#   scripts/bench.sh --rate-limit-percent 0   operator and plain client without client-side limits
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE_DIR/target}"

@@ -34,6 +34,10 @@ pub struct Call {
     /// `error-after`.
     pub fault: String,
     pub status: u16,
+    /// What the request names: an ECS request's service names or ARNs, an ELBv2
+    /// request's `Names` (empty for others).
+    #[serde(default)]
+    pub names: Vec<String>,
 }
 
 impl Call {

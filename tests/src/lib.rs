@@ -14,6 +14,7 @@ pub mod iam;
 pub mod inventory;
 pub mod moto;
 pub mod operator;
+pub mod plain_client;
 pub mod process;
 pub mod testbed;
 pub mod wait;

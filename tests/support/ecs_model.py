@@ -16,7 +16,9 @@ Bed conventions (not ECS behaviour):
 - an image whose tag starts with "bed-fail" (for example `nginx:bed-fail`) stands for a
   container that exits as soon as it starts: its tasks stop with
   "Essential container in task exited";
-- a blue/green bake time of N minutes lasts N steps.
+- a blue/green bake time of N minutes lasts N steps;
+- the RUNNING tasks of a service with load balancers are IP targets of its target
+  groups (moto reports them healthy); tasks that stop are deregistered.
 
 References (the rule each one backs is cited where it is implemented):
 - [API-Deployment] https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Deployment.html
@@ -30,11 +32,13 @@ References (the rule each one backs is cited where it is implemented):
 - [DG-events] https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-event-messages-list.html
 - [DG-daemon] https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_services.html#service_scheduler_daemon
 - [DG-blue-green] https://docs.aws.amazon.com/AmazonECS/latest/developerguide/blue-green-deployment-how-it-works.html
+- [DG-lb] https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-load-balancing.html
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import math
 import os
 import random
@@ -261,6 +265,44 @@ def publish(service: Any) -> None:
     service.deployments = [d.to_api() for d in model.deployments]
     service.running_count = sum(d.running for d in model.deployments)
     service.pending_count = sum(d.pending for d in model.deployments)
+    register_targets(service)
+
+
+def _target_prefix(service: Any) -> str:
+    return f"10.{int(hashlib.sha256(service.arn.encode()).hexdigest()[:2], 16)}."
+
+
+def task_target_ids(service: Any, count: int) -> list[str]:
+    """The target ids (IPs) standing for a service's first `count` RUNNING tasks."""
+    prefix = _target_prefix(service)
+    return [f"{prefix}{i // 250}.{i % 250 + 1}" for i in range(count)]
+
+
+def register_targets(service: Any) -> None:
+    """[DG-lb]: ECS registers each RUNNING task of a service with the target groups of
+    its load balancers and deregisters each task that stops. The model counts tasks
+    rather than naming them, so the i-th RUNNING task is the target with the i-th id
+    of `task_target_ids`. moto reports a registered IP target healthy and a
+    deregistered one not at all."""
+    lbs = getattr(service, "load_balancers", None) or []
+    groups = [(lb["targetGroupArn"], lb.get("containerPort")) for lb in lbs if lb.get("targetGroupArn")]
+    if not groups:
+        return
+    from moto.elbv2.models import elbv2_backends
+
+    backend = elbv2_backends[service._account_id][service.region_name]
+    wanted = task_target_ids(service, service.running_count if service.status == "ACTIVE" else 0)
+    keep, prefix = set(wanted), _target_prefix(service)
+    for arn, port in groups:
+        group = backend.target_groups.get(arn)
+        if group is None:
+            continue
+        gone = [{"Id": t} for t in group.targets if t.startswith(prefix) and t not in keep]
+        if gone:
+            group.deregister(gone)
+        new = [{"Id": t, "Port": port or group.port} for t in wanted if t not in group.targets]
+        if new:
+            group.register(new)
 
 
 def step(backend: Any, service: Any, now: float) -> None:

@@ -68,6 +68,26 @@ def classify(headers, path, body):
     return None, None, "unknown"
 
 
+def subject_names(protocol, service, body):
+    """The names a request is about, for the benchmark's write-to-first-call latency:
+    an ECS request's service names or ARNs, an ELBv2 request's `Names` (target groups
+    and load balancers looked up by name); empty for anything else."""
+    if protocol == "query" and service == "elasticloadbalancing":
+        params = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        return [v for k, vs in sorted(params.items()) if re.fullmatch(r"Names\.member\.\d+", k) for v in vs]
+    if protocol != "json" or service != "ecs":
+        return []
+    try:
+        doc = json.loads(body or b"{}")
+    except ValueError:
+        return []
+    if not isinstance(doc, dict):
+        return []
+    names = doc.get("services") if isinstance(doc.get("services"), list) else []
+    names += [doc[k] for k in ("service", "serviceName") if isinstance(doc.get(k), str)]
+    return [n for n in names if isinstance(n, str)]
+
+
 def app_id(headers):
     for name in ("x-amz-user-agent", "User-Agent"):
         m = APP_ID.search(headers.get(name) or "")
@@ -263,6 +283,7 @@ class Handler(BaseHTTPRequestHandler):
         # Recorded before answering, so the log and stats are complete once a client has its answer.
         self.server.record({"seq": seq, "t": t, "t_end": time.time(), "service": service,
                             "operation": operation, "app": app_id(self.headers), "fault": fault,
+                            "names": subject_names(protocol, service, body),
                             "delayed": delayed, "status": status}, up is not None)
         self.send(status, headers, out, reason)
 

@@ -249,6 +249,32 @@ class ModelTest(unittest.TestCase):
         s = self.after(0)
         self.assertEqual((len(s["deployments"]), s["runningCount"]), (1, 2))
 
+    def test_running_tasks_are_the_healthy_targets_of_the_services_target_group(self):
+        ec2 = boto3.client("ec2", region_name=REGION)
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        elb = boto3.client("elbv2", region_name=REGION)
+        tg = elb.create_target_group(Name="tg", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")
+        arn = tg["TargetGroups"][0]["TargetGroupArn"]
+
+        def states():
+            return sorted(t["TargetHealth"]["State"] for t in elb.describe_target_health(TargetGroupArn=arn)[
+                "TargetHealthDescriptions"])
+
+        lbs = [{"targetGroupArn": arn, "containerName": "app", "containerPort": 8080}]
+        self.create(desired=2, loadBalancers=lbs)
+        self.assertEqual(states(), [], "nothing runs yet")
+        s = self.after(2)
+        self.assertEqual(s["runningCount"], 2)
+        self.assertEqual(states(), ["healthy", "healthy"])
+        ports = {t["Target"]["Port"] for t in elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]}
+        self.assertEqual(ports, {8080})
+        self.ecs.update_service(cluster="c", service="s", desiredCount=1)
+        self.after(1)
+        self.assertEqual(states(), ["healthy"], "a stopped task is deregistered")
+        self.ecs.delete_service(cluster="c", service="s", force=True)
+        self.after(1)
+        self.assertEqual(states(), [], "a deleted service's tasks are deregistered")
+
     def test_deregistering_a_missing_scalable_target_is_object_not_found(self):
         aas = boto3.client("application-autoscaling", region_name=REGION)
         with self.assertRaises(ClientError) as err:

@@ -264,6 +264,18 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual((b["service"], b["operation"], b["app"]),
                          ("elasticloadbalancing", "DescribeTargetGroups", "op-b"))
         self.assertIsNone(c["app"])
+        self.assertEqual((a["names"], b["names"]), ([], []))
+
+    def test_ecs_service_and_elb_names_logged(self):
+        _, conn, calls = self.proxy()
+        for doc in ({"cluster": "c", "services": ["a", "arn:aws:ecs:r:1:service/c/b"]},
+                    {"cluster": "c", "serviceName": "new"}, {"cluster": "c", "service": "old"}, ["odd"]):
+            method, path, _, headers = json_req()
+            self.send(conn, (method, path, json.dumps(doc).encode(), headers))
+        self.send(conn, ("POST", "/", b"Action=DescribeTargetGroups&Version=2015-12-01&Names.member.1=tg-a"
+                                      b"&Names.member.2=tg-b", {"Content-Type": "application/x-www-form-urlencoded"}))
+        self.assertEqual([e["names"] for e in self.log(calls)],
+                         [["a", "arn:aws:ecs:r:1:service/c/b"], ["new"], ["old"], [], ["tg-a", "tg-b"]])
 
     def test_rates_endpoint_changes_behaviour(self):
         _, conn, _ = self.proxy(throttle=1)

@@ -2,7 +2,9 @@
 //! with a rule on one shared listener), resync every 5 s. Once they are Ready, a
 //! resync round of all 30 costs about ceil(30/10) DescribeServices, one
 //! DescribeRules of the listener and one DescribeTargetGroups for the 10 target
-//! groups, however the reconciles fall in time; and no write. Counted by the
+//! groups, however the reconciles fall in time; target health (ELB reads it one
+//! target group a call) once in five rounds per Service whose targets are all
+//! healthy (the bed registers running tasks as targets); and no write. Counted by the
 //! operator's own metrics over a number of rounds counted by its reconciles
 //! (never by the clock).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -36,7 +38,8 @@ async fn a_resync_round_reads_each_cluster_and_listener_once_not_once_per_servic
         let calls = |name: &str| sum_aws_requests(&metrics, |o| o == name);
         let writes = op.aws_writes().unwrap();
         eprintln!("batching: {what}: {reconciles} Service reconciles");
-        (reconciles, calls("DescribeServices"), calls("DescribeRules"), calls("DescribeTargetGroups"), writes)
+        let health = calls("DescribeTargetHealth");
+        (reconciles, calls("DescribeServices"), calls("DescribeRules"), calls("DescribeTargetGroups"), writes, health)
     };
     let settled = count("converged").0 + SERVICES;
     eventually(Duration::from_secs(60), "one round at rest", || async {
@@ -53,9 +56,10 @@ async fn a_resync_round_reads_each_cluster_and_listener_once_not_once_per_servic
     let after = count("after the rounds");
     let rounds = (after.0 - before.0) as f64 / SERVICES as f64;
     let (services, rules, groups) = (after.1 - before.1, after.2 - before.2, after.3 - before.3);
+    let health = after.5 - before.5;
     eprintln!(
         "batching: {rounds:.1} rounds of {SERVICES} Services: {services} DescribeServices ({:.3} per Service and \
-         round), {rules} DescribeRules, {groups} DescribeTargetGroups, {} writes",
+         round), {rules} DescribeRules, {groups} DescribeTargetGroups, {health} DescribeTargetHealth, {} writes",
         services as f64 / (rounds * SERVICES as f64),
         after.4 - before.4
     );
@@ -67,4 +71,13 @@ async fn a_resync_round_reads_each_cluster_and_listener_once_not_once_per_servic
     assert!(services as f64 <= 3.0 * refreshes, "{services} DescribeServices in {rounds:.1} rounds");
     assert!(rules as f64 <= refreshes, "{rules} DescribeRules of the shared listener in {rounds:.1} rounds");
     assert!(groups as f64 <= refreshes, "{groups} DescribeTargetGroups in {rounds:.1} rounds");
+    // Each of the 10 Services with a target group reads its health in one period
+    // of five (plus one for a reconcile that drifted into the next period), where
+    // reading it every round would be 10 a round.
+    let with_lb = SERVICES.div_ceil(3) as f64;
+    let health_bound = with_lb * ((rounds / 5.0).ceil() + 1.0);
+    assert!(
+        health as f64 <= health_bound,
+        "{health} DescribeTargetHealth in {rounds:.1} rounds, at most {health_bound}"
+    );
 }

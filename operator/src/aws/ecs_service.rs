@@ -323,16 +323,17 @@ pub async fn update_service(client: &Client, cluster: &str, name: &str, u: &Serv
 }
 
 /// Scales to zero (so ECS drains the tasks) and deletes the service.
-pub async fn delete_service(client: &Client, cluster: &str, name: &str) -> Result<(), AwsError> {
+/// Returns the service as the answer shows it (DRAINING), `None` when it was gone.
+pub async fn delete_service(client: &Client, cluster: &str, name: &str) -> Result<Option<ObservedService>, AwsError> {
     match client.delete_service().cluster(cluster).service(name).force(true).send().await {
-        Ok(_) => Ok(()),
+        Ok(out) => Ok(out.service().map(observed)),
         Err(e) => {
             let err = AwsError::from_sdk("DeleteService", e);
             if matches!(
                 err.code(),
                 Some("ServiceNotFoundException" | "ServiceNotActiveException" | "ClusterNotFoundException")
             ) {
-                Ok(())
+                Ok(None)
             } else {
                 Err(err)
             }

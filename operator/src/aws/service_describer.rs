@@ -4,7 +4,10 @@
 //! - a read at rest (`describe_at_rest`): by design, whatever the timing, one
 //!   refresh per resync period reads every service of the cluster the
 //!   operator's reconciles ask for, in ceil(N/10) calls, and the reconciles of
-//!   the period plan from it (`core::observation`).
+//!   the period plan from it (`core::observation`);
+//! - a read while draining (`describe_draining`): the polls of services that
+//!   drain after DeleteService share one read of every draining service of the
+//!   cluster per poll interval.
 
 use super::batcher::{Batcher, Described};
 use super::shared_reads::SharedReads;
@@ -30,6 +33,7 @@ pub struct ServiceDescriber {
     batcher: Batcher<(String, String), ObservedService>,
     aws: Arc<AwsClients>,
     at_rest: Arc<SharedReads<Option<ObservedService>>>,
+    draining: Arc<SharedReads<Option<ObservedService>>>,
 }
 
 /// The services of `cluster` named in `names`, 10 per DescribeServices call.
@@ -45,10 +49,36 @@ async fn describe_all(
     Ok(found)
 }
 
+/// `name` from `reads`, refreshed with every wanted service of the cluster
+/// when stale.
+async fn shared(
+    reads: &SharedReads<Option<ObservedService>>,
+    aws: &AwsClients,
+    region: &str,
+    cluster: &str,
+    name: &str,
+) -> Result<Option<ObservedService>, AwsError> {
+    let client = aws.ecs(region);
+    let cluster_name = cluster.to_string();
+    reads
+        .get((region.to_string(), cluster.to_string()), name, |names| async move {
+            let found = describe_all(&client, &cluster_name, &names).await?;
+            Ok(names
+                .iter()
+                .map(|n| {
+                    let live = found.iter().filter(|s| s.answers(n)).max_by_key(|s| s.rank()).cloned();
+                    (n.clone(), live.filter(ObservedService::exists))
+                })
+                .collect())
+        })
+        .await
+}
+
 impl ServiceDescriber {
     /// `resync` is the resync period: a read at rest is used while younger than
-    /// 90 % of it, so that each period makes one refresh.
-    pub fn start(aws: Arc<AwsClients>, resync: Duration) -> Self {
+    /// 90 % of it, so that each period makes one refresh. `wait_poll` is how often
+    /// a deletion looks at a draining service: likewise.
+    pub fn start(aws: Arc<AwsClients>, resync: Duration, wait_poll: Duration) -> Self {
         let for_batches = aws.clone();
         let batcher =
             Batcher::start("DescribeServices", move |(region, cluster): (String, String), names: Vec<String>| {
@@ -56,7 +86,8 @@ impl ServiceDescriber {
                 async move { describe_all(&client, &cluster, &names).await }.boxed()
             });
         let at_rest = Arc::new(SharedReads::new(resync.mul_f64(0.9), resync * 5));
-        Self { batcher, aws, at_rest }
+        let draining = Arc::new(SharedReads::new(wait_poll.mul_f64(0.9), wait_poll * 5));
+        Self { batcher, aws, at_rest, draining }
     }
 
     /// The service `name` in `cluster` of `region` as ECS shows it now, or `None`
@@ -79,19 +110,26 @@ impl ServiceDescriber {
         cluster: &str,
         name: &str,
     ) -> Result<Option<ObservedService>, AwsError> {
-        let client = self.aws.ecs(region);
-        let cluster_name = cluster.to_string();
-        self.at_rest
-            .get((region.to_string(), cluster.to_string()), name, |names| async move {
-                let found = describe_all(&client, &cluster_name, &names).await?;
-                Ok(names
-                    .iter()
-                    .map(|n| {
-                        let live = found.iter().filter(|s| s.answers(n)).max_by_key(|s| s.rank()).cloned();
-                        (n.clone(), live.filter(ObservedService::exists))
-                    })
-                    .collect())
-            })
-            .await
+        shared(&self.at_rest, &self.aws, region, cluster, name).await
+    }
+
+    /// The service `name` while it drains: from a read of every draining service
+    /// of the cluster at most about one wait poll old. `None` when `name` is not
+    /// known to drain (read it with `describe`); never plan a write from it.
+    pub async fn describe_draining(
+        &self,
+        region: &str,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Option<Option<ObservedService>>, AwsError> {
+        if !self.draining.contains(&(region.to_string(), cluster.to_string()), name) {
+            return Ok(None);
+        }
+        Ok(Some(shared(&self.draining, &self.aws, region, cluster, name).await?))
+    }
+
+    /// Notes that `name` drains, as last seen (DeleteService's answer, a read).
+    pub fn note_draining(&self, region: &str, cluster: &str, name: &str, seen: Option<ObservedService>) {
+        self.draining.store((region.to_string(), cluster.to_string()), name, seen, Instant::now());
     }
 }

@@ -91,6 +91,15 @@ impl<T: Clone + Default> SharedReads<T> {
         self.group(&key).with(|s| s.store(name, value, read_at));
     }
 
+    /// Whether `name` under `key` was read or asked for (and not dropped since).
+    pub fn contains(&self, key: &Key, name: &str) -> bool {
+        let groups = match self.groups.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        groups.get(key).is_some_and(|g| g.with(|s| s.contains(name)))
+    }
+
     /// Forgets `name` under `key` after a write changed it.
     pub fn invalidate(&self, key: Key, name: &str) {
         self.group(&key).with(|s| s.invalidate(name));

@@ -50,6 +50,10 @@ pub struct Context {
     /// Target groups by name, read 20 a call once per region and resync period
     /// (key: the region and "").
     pub target_groups: SharedReads<Option<ObservedTargetGroup>>,
+    /// The VPC of a listener's load balancer, by region and listener ARN (for
+    /// target groups whose spec names no VPC). A listener stays on its load
+    /// balancer, and a load balancer in its VPC, for life: read once an hour.
+    pub listener_vpcs: SharedReads<Option<String>>,
     /// The Service objects the Service controller watches (with their status):
     /// the task definition revisions their deployments use are never deregistered.
     pub service_store: OnceLock<Store<Service>>,
@@ -62,6 +66,14 @@ impl std::fmt::Debug for Context {
         f.debug_struct("Context").field("config", &self.config).finish_non_exhaustive()
     }
 }
+
+/// How often a deletion that waits (a service draining) looks again: like a
+/// rollout, at most every 15 s.
+fn wait_poll(config: &ControllerConfig) -> Duration {
+    config.rollout_poll.min(Duration::from_secs(15))
+}
+
+const LISTENER_VPC_MAX_AGE: Duration = Duration::from_secs(3600);
 
 /// Retries of transient errors back off from 5 s to 5 min.
 pub fn backoff(failures: u32) -> Duration {
@@ -120,6 +132,7 @@ impl Context {
         let instance = std::env::var("POD_NAME").unwrap_or_else(|_| config.instance_id.clone());
         let aws_for_services = aws.clone();
         let resync = config.resync;
+        let wait = wait_poll(&config);
         Self {
             events: EventPublisher::new(client.clone(), "ecs-operator", &instance),
             clusters: ClusterDescriber::start(aws.clone()),
@@ -129,9 +142,10 @@ impl Context {
             config,
             probes,
             failures: Mutex::new(FailureCounts::default()),
-            services: ServiceDescriber::start(aws_for_services, resync),
+            services: ServiceDescriber::start(aws_for_services, resync, wait),
             listener_rules: SharedReads::new(resync.mul_f64(0.9), resync * 5),
             target_groups: SharedReads::new(resync.mul_f64(0.9), resync * 5),
+            listener_vpcs: SharedReads::new(LISTENER_VPC_MAX_AGE, LISTENER_VPC_MAX_AGE * 2),
             service_store: OnceLock::new(),
             reference_stores: OnceLock::new(),
         }
@@ -212,10 +226,9 @@ impl Context {
     /// errors back off per object.
     pub fn error_action<K: Resource>(&self, kind: &'static str, obj: &K, err: &ReconcileError) -> Action {
         if err.is_wait() {
-            // A deletion waits for ECS (a service draining) or for other objects:
-            // looked at like a rollout, at most every 15 s.
+            // A deletion waits for ECS (a service draining) or for other objects.
             self.metrics.reconciles.get_or_create(&ReconcileLabels { kind, result: "requeue" }).inc();
-            return Action::requeue(self.config.rollout_poll.min(Duration::from_secs(15)));
+            return Action::requeue(wait_poll(&self.config));
         }
         self.metrics.reconciles.get_or_create(&ReconcileLabels { kind, result: "error" }).inc();
         let count = match self.failures.lock() {

@@ -105,7 +105,9 @@ impl WatchScope {
         };
         let streams =
             self.apis::<K>(client).into_iter().map(move |api| watcher(api, config.clone()).default_backoff().boxed());
-        futures::stream::select_all(streams)
+        // The watch stores hold every watched object: without managedFields (often
+        // half an object, and nothing here reads them) memory stays small.
+        futures::stream::select_all(streams).modify(|obj: &mut K| obj.meta_mut().managed_fields = None)
     }
 }
 

@@ -11,7 +11,7 @@ use crate::core::ownership::{self, Owner, Ownership};
 use crate::core::service::{self as core, Resolved};
 use crate::core::service_status::{self, Outcome, StatusInputs};
 use crate::crd::common::DeletionPolicy;
-use crate::crd::common::condition::READY;
+use crate::crd::common::condition::{READY, SYNCED};
 use crate::crd::service::{OwnedKind, OwnedResource};
 use crate::crd::task_definition::NetworkMode;
 use crate::crd::{Cluster, Service, TaskDefinition};
@@ -51,8 +51,8 @@ pub async fn run(scope: &WatchScope, ctx: Arc<Context>, shutdown: tokio::sync::w
     // The referenced kinds are watched into stores: a change reconciles the
     // Services that reference it, and `resolve` reads references from the stores
     // instead of asking the apiserver on every reconcile.
-    let (td_store, td_stream) = reference_watch::<TaskDefinition>(scope, &client);
-    let (cluster_store, cluster_stream) = reference_watch::<Cluster>(scope, &client);
+    let (td_store, td_stream) = reference_watch::<TaskDefinition>(scope, &client, task_definition_as_resolved);
+    let (cluster_store, cluster_stream) = reference_watch::<Cluster>(scope, &client, cluster_as_resolved);
     super::report_listed(&ctx, "TaskDefinition (Service references)", &td_store);
     super::report_listed(&ctx, "Cluster (Service references)", &cluster_store);
     let _ = ctx.reference_stores.set((cluster_store, td_store));
@@ -79,6 +79,7 @@ pub async fn run(scope: &WatchScope, ctx: Arc<Context>, shutdown: tokio::sync::w
 fn reference_watch<K>(
     scope: &WatchScope,
     client: &kube::Client,
+    as_resolved: fn(&K) -> Option<u64>,
 ) -> (Store<K>, impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static)
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
@@ -90,7 +91,41 @@ where
         + 'static,
 {
     let (reader, writer) = kube::runtime::reflector::store::<K>();
-    (reader, scope.events::<K>(client).reflect(writer).touched_objects())
+    let stream = scope.events::<K>(client).reflect(writer).touched_objects();
+    (reader, stream.predicate_filter(as_resolved, Default::default()))
+}
+
+// A reference wakes the Services that use it only when what `resolve` reads of it
+// changed (hashed below): a new spec, or status written with the same revision,
+// wakes nobody, so a TaskDefinition change fans out to its N Services once, when
+// the new revision is registered, not once per write to its status.
+fn ready_of(conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]) -> Option<(String, String)> {
+    conditions::find(conditions, READY).map(|c| (c.status.clone(), c.message.clone()))
+}
+
+fn hash_of(value: impl std::hash::Hash) -> Option<u64> {
+    use std::hash::Hasher;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    value.hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+fn task_definition_as_resolved(td: &TaskDefinition) -> Option<u64> {
+    let status = td.status.as_ref();
+    hash_of((
+        status.and_then(|s| s.arn.as_deref()),
+        status.and_then(|s| ready_of(&s.conditions)),
+        td.spec.network_mode == Some(NetworkMode::Awsvpc),
+    ))
+}
+
+fn cluster_as_resolved(c: &Cluster) -> Option<u64> {
+    let status = c.status.as_ref();
+    hash_of((
+        status.and_then(|s| s.cluster_name.as_deref()),
+        status.and_then(|s| s.region.as_deref()),
+        status.and_then(|s| ready_of(&s.conditions)),
+    ))
 }
 
 /// The object `name` of `namespace` from a watch store, once the store has listed.
@@ -209,8 +244,10 @@ async fn owned_resources(obj: &Service, ctx: &Context, t: &Target) -> Result<Vec
         owned::record(&mut all, owned::resource(OwnedKind::ScalableTarget, id, &region, None));
     }
     // Nothing is created before the region is valid: no discovery in a region
-    // that is none.
-    if crate::core::region::problem(&region).is_none() {
+    // that is none. Once per deletion: a pass that had to wait wrote what it
+    // found to status (reason Deleting), and the passes after it start from there.
+    let deleting = conditions::find(&status.conditions, SYNCED).is_some_and(|c| c.reason == "Deleting");
+    if !deleting && crate::core::region::problem(&region).is_none() {
         for part in service_lb::discover(ctx, obj, &t.owner, &region).await? {
             owned::record(&mut all, part);
         }

@@ -12,6 +12,7 @@ use super::status::apply_status;
 use super::{Context, ReconcileError, is_new_problem};
 use crate::aws::{AwsError, ecs_service};
 use crate::core::conditions;
+use crate::core::load_balancer::LastTargetHealth;
 use crate::core::owned;
 use crate::core::ownership::{self, Decision};
 use crate::core::service::{self as core, DesiredService, ObservedService, Resolved, ServicePlan};
@@ -225,7 +226,7 @@ async fn pipeline(
 
     // The load balancer parts first: the service attaches to them.
     let mut wanted = Vec::new();
-    let lb = ensure_load_balancer(ctx, obj, &t, &resolved, &mut r.resources, observed.as_ref()).await?;
+    let lb = ensure_load_balancer(ctx, obj, &t, &resolved, &mut r.resources, observed.as_ref(), at_rest).await?;
     let attachments = match lb {
         Some(EnsuredLoadBalancer { attachments, status, wanted: parts }) => {
             wanted.extend(parts);
@@ -281,8 +282,10 @@ async fn pipeline(
     // Autoscaling after the service exists: the scalable target needs it.
     let pending = autoscale(ctx, obj, &t, &resolved, r, &mut wanted, current.as_ref()).await?;
 
-    // Read back after writes so that status shows this reconcile's result.
-    if wrote || r.applied_hash.as_deref() != previous_hash {
+    // Read back after writes so that status shows this reconcile's result; the
+    // answer to a create already is the service as created.
+    let created = observed.is_none() && current.is_some();
+    if !created && (wrote || r.applied_hash.as_deref() != previous_hash) {
         // Batched: Services updated together (a new TaskDefinition revision) share
         // their read-backs.
         let found =
@@ -385,8 +388,19 @@ async fn ensure_load_balancer(
     resolved: &Resolved,
     records: &mut Vec<OwnedResource>,
     observed: Option<&ObservedService>,
+    at_rest: bool,
 ) -> Stage<Option<EnsuredLoadBalancer>> {
     let Some(spec) = &obj.spec.load_balancer else { return Ok(None) };
+    let previous = obj.status.as_ref();
+    let last_health = match (previous, previous.and_then(|s| s.load_balancer.as_ref()), observed) {
+        (Some(s), Some(lb), Some(o)) if at_rest => match (lb.healthy_targets, lb.unhealthy_targets, s.running_count) {
+            (Some(h), Some(u), Some(running)) => {
+                Some(LastTargetHealth { counts: (h, u), running_then: running, running_now: o.running_count })
+            }
+            _ => None,
+        },
+        _ => None,
+    };
     let mut tags = obj.spec.tags.clone();
     tags.extend(t.owner.tags());
     let lb_target = LbTarget {
@@ -396,6 +410,7 @@ async fn ensure_load_balancer(
         awsvpc: resolved.awsvpc,
         tags,
         spec_changed: spec_changed(obj),
+        last_health,
         need_listener_load_balancer: obj
             .spec
             .autoscaling

@@ -54,6 +54,9 @@ pub struct LbTarget<'a> {
     /// The spec changed since it was last applied: settings AWS does not report
     /// cheaply (tags, target group attributes) are compared too.
     pub spec_changed: bool,
+    /// At rest: what the last status says of target health, to keep it
+    /// without a read while `core::keep_target_health` allows.
+    pub last_health: Option<core::LastTargetHealth>,
     /// The load balancer of a shared listener is needed (for the ALB request
     /// count autoscaling metric).
     pub need_listener_load_balancer: bool,
@@ -76,6 +79,42 @@ impl LbTarget<'_> {
     async fn event(&self, ctx: &Context, reason: &str, note: String) {
         ctx.event(self.obj, EventType::Normal, reason, "Reconcile", note).await;
     }
+}
+
+/// Target health counts of the target group `arn`: the last status's while
+/// `core::keep_target_health` allows, else read.
+async fn target_health(ctx: &Context, client: &Client, t: &LbTarget<'_>, arn: &str) -> Result<(i32, i32), AwsError> {
+    let previous = t.obj.status.as_ref().and_then(|s| s.load_balancer.as_ref());
+    let same_group = previous.and_then(|lb| lb.target_group_arn.as_deref()) == Some(arn);
+    let last = t.last_health.filter(|_| same_group);
+    let resync = ctx.config.resync.as_secs().max(1);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    // Fixed per object: its periodic reads fall in its own periods.
+    let spread = t.obj.uid().unwrap_or_default().bytes().map(u64::from).sum::<u64>();
+    if let Some(l) = last.filter(|_| core::keep_target_health(last, now / resync, spread)) {
+        return Ok(l.counts);
+    }
+    Ok(core::health_counts(elbv2::target_states(client, arn).await?.iter().map(String::as_str)))
+}
+
+/// The VPC of `listener`'s load balancer, shared by the Services on the listener
+/// (`Context::listener_vpcs`).
+async fn listener_vpc(ctx: &Context, client: &Client, region: &str, listener: &str) -> Result<String, AwsError> {
+    let key = (region.to_string(), listener.to_string());
+    let vpc = ctx
+        .listener_vpcs
+        .get(key, listener, |listeners| async move {
+            let mut found = Vec::new();
+            for l in listeners {
+                let lb = elbv2::load_balancer_of_listener(client, &l).await?;
+                if let Some(v) = elbv2::vpc_of_load_balancer(client, &lb).await? {
+                    found.push((l, Some(v)));
+                }
+            }
+            Ok(found)
+        })
+        .await?;
+    Ok(vpc.unwrap_or_default())
 }
 
 /// Records `arn` as ours: known from the record, or checked by its tags (created
@@ -122,11 +161,10 @@ async fn ensure_target_group(
         (None, Some(o), _) => o.vpc_id.clone(),
         (None, None, Some(v)) => v.clone(),
         (None, None, None) => {
-            let lb = match &spec.listener_arn {
-                Some(listener) => elbv2::load_balancer_of_listener(client, listener).await?,
-                None => String::new(),
+            let v = match &spec.listener_arn {
+                Some(listener) => listener_vpc(ctx, client, t.region, listener).await?,
+                None => elbv2::vpc_of_load_balancer(client, "").await?.unwrap_or_default(),
             };
-            let v = elbv2::vpc_of_load_balancer(client, &lb).await?.unwrap_or_default();
             *vpc = Some(v.clone());
             v
         }
@@ -191,8 +229,7 @@ pub async fn ensure(
     let mut wanted = Vec::new();
     if let Some(arn) = &spec.target_group_arn {
         status.target_group_arn = Some(arn.clone());
-        let (healthy, unhealthy) =
-            core::health_counts(elbv2::target_states(&client, arn).await?.iter().map(String::as_str));
+        let (healthy, unhealthy) = target_health(ctx, &client, t, arn).await?;
         status.healthy_targets = Some(healthy);
         status.unhealthy_targets = Some(unhealthy);
         return Ok(EnsuredLoadBalancer {
@@ -398,8 +435,7 @@ pub async fn ensure(
         sync_tags(&client, ctx, t, &wanted).await?;
     }
 
-    let (healthy, unhealthy) =
-        core::health_counts(elbv2::target_states(&client, &tg_arn).await?.iter().map(String::as_str));
+    let (healthy, unhealthy) = target_health(ctx, &client, t, &tg_arn).await?;
     status.healthy_targets = Some(healthy);
     status.unhealthy_targets = Some(unhealthy);
 

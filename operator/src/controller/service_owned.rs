@@ -102,18 +102,28 @@ async fn remove_service(ctx: &Context, obj: &Service, r: &OwnedResource) -> Resu
     let ecs = ctx.aws.ecs(&r.region);
     let cluster = r.parent.clone().unwrap_or_default();
     let name = owned::service_name_of(&r.id).to_string();
-    // Batched: Services deleted together share their DescribeServices calls.
-    let describe = || async {
-        match ctx.services.describe(&r.region, &cluster, &name).await {
-            Ok(found) => Ok(found),
-            // The cluster itself is gone: so is the service.
-            Err(e) if e.code() == Some("ClusterNotFoundException") => Ok(None),
-            Err(e) => Err(e),
+    // The cluster itself gone: so is the service.
+    let cluster_gone = |e: AwsError| if e.code() == Some("ClusterNotFoundException") { Ok(None) } else { Err(e) };
+    // While it drains, the Services deleted together share their polls; anything
+    // else (and any write) is planned from a fresh read, batched with the fresh
+    // reads of other reconciles.
+    let draining =
+        ctx.services.describe_draining(&r.region, &cluster, &name).await.or_else(|e| cluster_gone(e).map(Some))?;
+    let observed = match draining {
+        Some(seen)
+            if matches!(owned::service_removal(seen.as_ref()), ServiceRemoval::Gone | ServiceRemoval::Draining) =>
+        {
+            seen
         }
+        _ => ctx.services.describe(&r.region, &cluster, &name).await.or_else(cluster_gone)?,
     };
-    match owned::service_removal(describe().await?.as_ref()) {
+    let waiting = Some(format!("waiting for ECS service {} to drain", r.id));
+    match owned::service_removal(observed.as_ref()) {
         ServiceRemoval::Gone => return Ok(None),
-        ServiceRemoval::Draining => return Ok(Some(format!("waiting for ECS service {} to finish draining", r.id))),
+        ServiceRemoval::Draining => {
+            ctx.services.note_draining(&r.region, &cluster, &name, observed);
+            return Ok(waiting);
+        }
         ServiceRemoval::ScaleToZeroAndDelete => {
             let zero = ServiceUpdate { desired_count: Some(0), ..Default::default() };
             ecs_service::update_service(&ecs, &cluster, &name, &zero).await?;
@@ -121,12 +131,16 @@ async fn remove_service(ctx: &Context, obj: &Service, r: &OwnedResource) -> Resu
         }
         ServiceRemoval::Delete => {}
     }
-    ecs_service::delete_service(&ecs, &cluster, &name).await?;
+    let deleted = ecs_service::delete_service(&ecs, &cluster, &name).await?;
     note(ctx, obj, "Deleted", format!("deleted ECS service {}", r.id)).await;
-    // Real ECS drains first; the parts it used wait until it is gone.
-    Ok(match owned::service_removal(describe().await?.as_ref()) {
+    // Real ECS drains first (the answer says DRAINING); the parts it used wait
+    // until it is gone.
+    Ok(match owned::service_removal(deleted.as_ref()) {
         ServiceRemoval::Gone => None,
-        _ => Some(format!("waiting for ECS service {} to drain", r.id)),
+        _ => {
+            ctx.services.note_draining(&r.region, &cluster, &name, deleted);
+            waiting
+        }
     })
 }
 

@@ -368,8 +368,58 @@ pub fn health_counts<'a>(states: impl IntoIterator<Item = &'a str>) -> (i32, i32
     })
 }
 
+/// A reconcile at rest reads target health once in this many resync periods
+/// while nothing suggests it changed.
+pub const TARGET_HEALTH_READ_EVERY: u64 = 5;
+
+/// What a reconcile at rest knows of a target group's health without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LastTargetHealth {
+    /// (healthy, not healthy) from the last status, for the same target group.
+    pub counts: (i32, i32),
+    /// ECS's running count in the last status and now.
+    pub running_then: i32,
+    pub running_now: i32,
+}
+
+/// Whether a reconcile at rest may keep the last target health counts instead of
+/// reading them: every target was healthy, ECS still runs as many tasks as then
+/// and as there were healthy targets, and this is not one of the object's
+/// periodic reads (`period`: resync periods since the epoch; `spread`: a number
+/// fixed per object, so that the periodic reads of many objects fall in
+/// different periods). A task ECS stops (one failing its health check, say)
+/// changes the running count until its replacement runs, which brings the read
+/// back; and the periodic read bounds how old the kept counts get.
+pub fn keep_target_health(last: Option<LastTargetHealth>, period: u64, spread: u64) -> bool {
+    let Some(l) = last else { return false };
+    let (healthy, unhealthy) = l.counts;
+    let steady = unhealthy == 0 && healthy == l.running_now && l.running_then == l.running_now;
+    steady && !period.wrapping_add(spread).is_multiple_of(TARGET_HEALTH_READ_EVERY)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn target_health_is_kept_at_rest_only_while_steady_and_not_due() {
+        let steady = LastTargetHealth { counts: (2, 0), running_then: 2, running_now: 2 };
+        let kept: Vec<bool> = (0..10).map(|p| keep_target_health(Some(steady), p, 3)).collect();
+        // Read in periods 2 and 7 (2 + 3 is a multiple of 5), kept in the others.
+        assert_eq!(kept.iter().filter(|k| !**k).count(), 2);
+        assert!(!kept[2] && !kept[7]);
+        // Another object reads in other periods.
+        assert!(keep_target_health(Some(steady), 2, 4));
+        // Anything that suggests a change reads.
+        for changed in [
+            LastTargetHealth { counts: (1, 1), ..steady },
+            LastTargetHealth { counts: (1, 0), ..steady },
+            LastTargetHealth { running_now: 3, ..steady },
+            LastTargetHealth { running_then: 1, counts: (1, 0), running_now: 1 + 1 },
+        ] {
+            assert!(!keep_target_health(Some(changed), 1, 3), "{changed:?}");
+        }
+        assert!(!keep_target_health(None, 1, 3));
+    }
+
     #[test]
     fn a_rules_listener_is_read_off_its_arn() {
         let rule = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee";

@@ -78,6 +78,11 @@ impl<T: Clone> Snapshot<T> {
         }
     }
 
+    /// Whether `name` was read or asked for (and not dropped since).
+    pub fn contains(&self, name: &str) -> bool {
+        self.entries.contains_key(name) || self.wanted.contains_key(name)
+    }
+
     /// Forgets `name`: the next look reads it afresh (after a write to it).
     pub fn invalidate(&mut self, name: &str) {
         if let Some(e) = self.entries.remove(name) {
@@ -140,6 +145,7 @@ mod tests {
         let mut s = Snapshot::default();
         s.store("l", vec![1], t0);
         s.invalidate("l");
+        assert!(s.contains("l") && !s.contains("m"));
         assert_eq!(s.fresh("l", t0, MAX_AGE), None);
         assert_eq!(s.to_refresh(t0, FORGET), vec!["l"]);
     }
