@@ -19,6 +19,7 @@ pub use error::AwsError;
 use crate::metrics::Metrics;
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use metrics_interceptor::MetricsInterceptor;
@@ -77,6 +78,16 @@ impl RetryPartitions {
     }
 }
 
+// The SDK's stalled-stream protection of uploads counts the time a request waits
+// for its rate-limit token in the HTTP layer (`rate_limit`) as a stalled upload:
+// a wait over its 5 s grace period failed the call (`ThroughputBelowMinimum`)
+// once a burst of CreateService queued behind ECS's 5-a-second quota. Request
+// bodies are small and in memory, so upload protection guards nothing here;
+// downloads (the answers) keep it.
+fn upload_waits_for_rate_limits() -> StalledStreamProtectionConfig {
+    StalledStreamProtectionConfig::enabled().upload_enabled(false).build()
+}
+
 // One client per region, made on first use.
 fn cached<C: Clone>(cache: &Mutex<HashMap<String, C>>, region: &str, make: impl FnOnce() -> C) -> C {
     let mut clients = match cache.lock() {
@@ -130,6 +141,7 @@ impl AwsClients {
             let config = aws_sdk_ecs::config::Builder::from(&self.base)
                 .region(aws_sdk_ecs::config::Region::new(region.to_string()))
                 .http_client(self.limits.wrap(self.http.clone(), region, "ecs"))
+                .stalled_stream_protection(upload_waits_for_rate_limits())
                 .retry_partition(self.partitions.ecs.clone())
                 .interceptor(MetricsInterceptor::new(self.metrics.clone()))
                 .build();
@@ -143,6 +155,7 @@ impl AwsClients {
             let config = aws_sdk_elasticloadbalancingv2::config::Builder::from(&self.base)
                 .region(aws_sdk_elasticloadbalancingv2::config::Region::new(region.to_string()))
                 .http_client(self.limits.wrap(self.http.clone(), region, "elasticloadbalancing"))
+                .stalled_stream_protection(upload_waits_for_rate_limits())
                 .retry_partition(self.partitions.elbv2.clone())
                 .interceptor(MetricsInterceptor::new(self.metrics.clone()))
                 .build();
@@ -156,6 +169,7 @@ impl AwsClients {
             let config = aws_sdk_applicationautoscaling::config::Builder::from(&self.base)
                 .region(aws_sdk_applicationautoscaling::config::Region::new(region.to_string()))
                 .http_client(self.limits.wrap(self.http.clone(), region, "application-autoscaling"))
+                .stalled_stream_protection(upload_waits_for_rate_limits())
                 .retry_partition(self.partitions.autoscaling.clone())
                 .interceptor(MetricsInterceptor::new(self.metrics.clone()))
                 .build();
