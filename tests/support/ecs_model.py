@@ -26,6 +26,7 @@ References (the rule each one backs is cited where it is implemented):
 - [API-DeleteService] https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteService.html
 - [API-DeleteCluster] https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteCluster.html
 - [API-Service] https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Service.html
+- [API-Cluster] https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Cluster.html
 - [API-ServiceDeployment] https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ServiceDeployment.html
 - [DG-rolling] https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-ecs.html
 - [DG-circuit-breaker] https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-circuit-breaker.html

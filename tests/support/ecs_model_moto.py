@@ -1,5 +1,6 @@
 """Installs the ECS scheduler model (ecs_model.py) into moto's ECS backend, and
-corrects where moto answers otherwise than the AWS API reference documents.
+corrects where moto answers otherwise than the AWS API reference documents. It installs
+the standalone task model (ecs_tasks_moto.py) with it.
 
 Every patched call advances the model first, under the model's lock. The API rules
 enforced here are cited from ECS's API reference (see ecs_model's reference list).
@@ -20,6 +21,7 @@ from moto.ecs import responses as ecs_responses
 from moto.ecs.exceptions import ECSException
 
 import ecs_model as m
+import ecs_tasks_moto
 
 Backend = ecs_models.EC2ContainerServiceBackend
 Response = ecs_responses.EC2ContainerServiceResponse
@@ -48,6 +50,7 @@ def _advancing(method: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         with m.LOCK:
             m.advance(self)
+            ecs_tasks_moto.advance(self)
             _count_cluster_tasks(self)
             return method(self, *args, **kwargs)
 
@@ -57,8 +60,11 @@ def _advancing(method: Callable[..., Any]) -> Callable[..., Any]:
 def _count_cluster_tasks(backend: Any) -> None:
     for cluster in backend.clusters.values():
         services = [s for s in backend.services.values() if s.cluster_name == cluster.name]
-        cluster.running_tasks_count = sum(s.running_count for s in services if s.status != "INACTIVE")
-        cluster.pending_tasks_count = sum(s.pending_count for s in services if s.status != "INACTIVE")
+        # [API-Cluster]: runningTasksCount and pendingTasksCount count every task of
+        # the cluster, the services' and the standalone ones.
+        running, pending = ecs_tasks_moto.counts(backend, cluster.name)
+        cluster.running_tasks_count = running + sum(s.running_count for s in services if s.status != "INACTIVE")
+        cluster.pending_tasks_count = pending + sum(s.pending_count for s in services if s.status != "INACTIVE")
         cluster.active_services_count = sum(1 for s in services if s.status == "ACTIVE")
 
 
@@ -284,6 +290,8 @@ def install() -> None:
     if getattr(Backend, "_bed_installed", False):
         return
     Backend._bed_installed = True
+    # First, so that DeleteCluster checks the services before the tasks.
+    ecs_tasks_moto.install()
     for name in ("describe_services", "describe_clusters", "register_container_instance", "deregister_container_instance"):
         setattr(Backend, name, _advancing(getattr(Backend, name)))
     Backend.list_services = _advancing(_list_services(Backend.list_services))
