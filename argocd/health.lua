@@ -1,6 +1,6 @@
 -- Argo CD health of ecs-operator's kinds (ecs.operator.dev/v1alpha1 Cluster,
--- TaskDefinition and Service), read from the status the operator writes. One script
--- for all three: resource_customizations/ecs.operator.dev/<Kind>/health.lua link here.
+-- TaskDefinition, Service and Task), read from the status the operator writes. One
+-- script for all: resource_customizations/ecs.operator.dev/<Kind>/health.lua link here.
 -- It runs without Lua's open libraries (Argo CD's default): no string.* functions.
 local hs = {}
 
@@ -46,13 +46,21 @@ if status.ecsStatus == "FAILED" then
   hs.message = "ECS reports the cluster FAILED"
   return hs
 end
+-- A one-off run that gave up: backoff limit, deadline, or a spec that cannot run (Task only).
+local failed = condition(status.conditions, "Failed")
+if failed ~= nil and failed.status == "True" then
+  hs.status = "Degraded"
+  hs.message = failed.reason .. ": " .. (failed.message or "")
+  return hs
+end
 -- A failed rollout, or one ECS rolled back (Service only).
 if degraded ~= nil and degraded.status == "True" then
   hs.status = "Degraded"
   hs.message = degraded.reason .. ": " .. (degraded.message or "")
   return hs
 end
--- Ready: the PRIMARY deployment completed and every desired task runs.
+-- Ready: the PRIMARY deployment completed and every desired task runs (Service); a
+-- Task's tasks all exited 0 (Complete).
 if ready ~= nil and ready.status == "True" and (generation == nil or ready.observedGeneration == nil or ready.observedGeneration >= generation) then
   hs.status = "Healthy"
   hs.message = ready.message or ""

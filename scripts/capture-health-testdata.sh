@@ -8,4 +8,4 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 export ECS_OPERATOR_HEALTH_TESTDATA="$REPO_ROOT/argocd/resource_customizations/ecs.operator.dev"
-exec scripts/test.sh --test rollouts --test service --test cluster --test task_definition "$@"
+exec scripts/test.sh --test rollouts --test service --test cluster --test task_definition --test task "$@"

@@ -83,7 +83,8 @@ pub struct RunArgs {
 
     /// Seconds between looks at a Service while its rollout is under way, so that
     /// Ready follows ECS closely (DescribeServices calls are batched, 10 services
-    /// each); also the retry of a deletion that waits (at most 15 s).
+    /// each), and at a Task's running tasks (DescribeTasks, 100 each); also the
+    /// retry of a deletion that waits (at most 15 s).
     #[arg(long, env = "ROLLOUT_POLL_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub rollout_poll_seconds: u64,
 

@@ -212,6 +212,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
                 probes.clone(),
                 Box::pin(controller::service::run(&scope, ctx.clone(), stop_rx.clone()))
             ),
+            watched("Task", probes.clone(), Box::pin(controller::task::run(&scope, ctx.clone(), stop_rx.clone()))),
         );
     };
     // Readiness turns false as soon as a stop is asked for, while the reconciles

@@ -29,7 +29,7 @@ const argocdDir = "../../argocd"
 
 const group = "ecs.operator.dev"
 
-var kinds = []string{"Cluster", "TaskDefinition", "Service"}
+var kinds = []string{"Cluster", "TaskDefinition", "Service", "Task"}
 
 // One case of a health_test.yaml, in Argo CD's own format.
 type healthCase struct {

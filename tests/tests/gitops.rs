@@ -4,7 +4,7 @@
 //! with our health checks installed in argocd-cm as the docs tell users to.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use ecs_operator::crd::{Cluster, Service, TaskDefinition};
+use ecs_operator::crd::{Cluster, Service, Task, TaskDefinition};
 use ecs_operator_tests::argocd::ArgoCd;
 use ecs_operator_tests::conditions::condition_of;
 use ecs_operator_tests::testbed::repo_root;
@@ -203,6 +203,130 @@ async fn settled_on(services: &Api<Service>, revision: &str) {
     .await;
 }
 
+/// A file of examples/migration for the test's namespace and network.
+fn migration_file(ctx: &TestContext, values: &BTreeMap<&str, String>, file: &str) -> String {
+    let mut text = std::fs::read_to_string(repo_root().join("examples/migration").join(file)).unwrap();
+    text = text.replace("namespace: shop", &format!("namespace: {}", ctx.namespace));
+    for (key, value) in values {
+        text = text.replace(&format!("${{{key}}}"), value);
+    }
+    text
+}
+
+/// When ECS created the deployment of `revision` (an ARN suffix such as ":5") of
+/// the example's service.
+async fn deployment_created(ctx: &TestContext, services: &Api<Service>, revision: &str) -> i64 {
+    let status = services.get("api").await.unwrap().status.unwrap();
+    let ecs = aws_sdk_ecs::Client::new(&ctx.aws);
+    let out = ecs.describe_services().cluster(status.cluster_arn.unwrap()).services("api").send().await.unwrap();
+    let deployment = out.services()[0]
+        .deployments()
+        .iter()
+        .find(|d| d.task_definition().is_some_and(|t| t.ends_with(revision)))
+        .unwrap_or_else(|| panic!("no deployment of {revision}"))
+        .clone();
+    deployment.created_at().unwrap().secs()
+}
+
+/// 7: commits the migration (examples/migration: its TaskDefinition in wave 1, the
+/// Task as a Sync hook in wave 2) with image bumps of both task definitions, and
+/// checks the API's new revision exists, and rolls out, only after the Task
+/// completed; a failing migration fails the sync with the API left as it was.
+async fn migration_hook_gates_the_rollout(
+    ctx: &TestContext,
+    argocd: &ArgoCd,
+    apps: &Api<DynamicObject>,
+    services: &Api<Service>,
+    td_text: &str,
+    values: &BTreeMap<&str, String>,
+) {
+    let tasks: Api<Task> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    let tds: Api<TaskDefinition> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    let migrate_td = migration_file(ctx, values, "task-definition.yaml");
+    let hook = migration_file(ctx, values, "task.yaml");
+    let run = r#"command: ["npm", "run", "migrate"]"#;
+    let ok = hook.replace(run, r#"command: ["npm", "run", "migrate", "bed-run-seconds=3"]"#);
+    let failing = hook.replace(run, r#"command: ["npm", "run", "migrate", "bed-exit-code=1"]"#);
+    assert!(ok != hook && failing != hook, "the example's command changed: update this test");
+    let image = |tag: &str| format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/api:{tag}");
+    let commit_with = |tag: &str, task: &str, message: &str| {
+        let files = [
+            ("web-app/task-definition.yaml", with_image(td_text, &image(tag))),
+            ("web-app/migrate-task-definition.yaml", with_image(&migrate_td, &image(tag))),
+            ("web-app/migrate-task.yaml", task.to_string()),
+        ];
+        let files: Vec<(&str, Option<&str>)> = files.iter().map(|(p, t)| (*p, Some(t.as_str()))).collect();
+        argocd.commit(&files, message).unwrap()
+    };
+
+    // Sampled every 100 ms, the TaskDefinition first, then the Task: the API's
+    // revision :5 seen before a read of the Task that is not Complete means the
+    // revision existed before the migration completed.
+    let order = {
+        let (tds, tasks) = (tds.clone(), tasks.clone());
+        tokio::spawn(async move {
+            let deadline = Instant::now() + WAIT * 2;
+            while Instant::now() < deadline {
+                let arn = tds.get("api").await.ok().and_then(|t| t.status).and_then(|s| s.arn).unwrap_or_default();
+                let complete = match tasks.get_opt("migrate-db").await {
+                    Ok(Some(t)) => condition_of(&t, "Complete").is_some_and(|c| c.status == "True"),
+                    _ => false,
+                };
+                if arn.ends_with(":5") {
+                    return complete;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            false
+        })
+    };
+    let commit = commit_with("1.4.5", &ok, "api 1.4.5 with a migration");
+    hard_refresh(apps).await;
+    settled_on(services, ":5").await;
+    assert!(order.await.unwrap(), "the API's revision :5 was registered before the migration completed");
+    wait_app(apps, "Healthy after the migration and the rollout", |v| healthy_at(v, &commit)).await;
+    let task = tasks.get("migrate-db").await.unwrap();
+    assert_eq!(condition_of(&task, "Complete").map(|c| c.status), Some("True".into()));
+    let status = task.status.clone().unwrap();
+    let migrated_with = status.task_definition_arn.clone().unwrap_or_default();
+    let completed: k8s_openapi::jiff::Timestamp = status.completion_time.unwrap().parse().unwrap();
+    let rolled = deployment_created(ctx, services, ":5").await;
+    println!(
+        "7. migration ({migrated_with}) completed at {completed}; the Service's deployment of :5 created at {rolled}"
+    );
+    assert!(migrated_with.contains("api-migrate:"), "the migration ran its own task definition");
+    assert!(completed.as_second() <= rolled, "the Service rolled out only after the migration completed");
+
+    let commit = commit_with("1.4.6", &failing, "api 1.4.6, the migration fails");
+    hard_refresh(apps).await;
+    let failed = eventually(WAIT, "the sync failed on the migration", || async {
+        let app = apps.get("shop").await.map_err(|e| e.to_string())?;
+        let at = |p: &str| app.data.pointer(p).and_then(Value::as_str).unwrap_or("-").to_string();
+        let (phase, revision) = (at("/status/operationState/phase"), at("/status/operationState/syncResult/revision"));
+        let message = at("/status/operationState/message");
+        let task = tasks.get_opt("migrate-db").await.map_err(|e| e.to_string())?;
+        let task = task.map(|t| (t.metadata.uid.clone(), t.status.map(|s| (s.phase, s.attempts, s.conditions))));
+        if phase == "Failed" && revision == commit {
+            Ok(message)
+        } else {
+            Err(format!("{phase} {revision}: {message}; Task: {task:?}"))
+        }
+    })
+    .await;
+    println!("7b. the sync with a failing migration: Failed: {failed}");
+    let task = tasks.get("migrate-db").await.unwrap();
+    assert_eq!(condition_of(&task, "Failed").map(|c| c.reason), Some("BackoffLimitExceeded".into()));
+    let api_td = tds.get("api").await.unwrap().status.unwrap();
+    assert!(api_td.arn.as_deref().is_some_and(|a| a.ends_with(":5")), "no new API revision: {:?}", api_td.arn);
+    let svc = services.get("api").await.unwrap().status.unwrap();
+    assert!(svc.task_definition_arn.as_deref().is_some_and(|a| a.ends_with(":5")), "the Service stays on :5");
+
+    let commit = commit_with("1.4.7", &ok, "api 1.4.7, the migration fixed");
+    hard_refresh(apps).await;
+    settled_on(services, ":6").await;
+    wait_app(apps, "Healthy after the fixed migration", |v| healthy_at(v, &commit)).await;
+}
+
 /// Whether Argo CD shows the Application at `commit`, Synced and Healthy, with the
 /// Service Healthy.
 fn healthy_at(v: &AppView, commit: &str) -> bool {
@@ -255,6 +379,10 @@ spec:
   destination: {{server: 'https://kubernetes.default.svc', namespace: {ns}}}
   syncPolicy:
     automated: {{prune: true, selfHeal: true}}
+    # Automated syncs retry a failed sync 5 times by default, each retry running
+    # the migration hook again (a new Task); the failing migration of step 7
+    # should fail the sync once.
+    retry: {{limit: 0}}
 ",
                 repo = argocd.repo_url,
                 ns = ctx.namespace
@@ -348,6 +476,9 @@ spec:
     hard_refresh(&apps).await;
     settled_on(&services, ":4").await;
     wait_app(&apps, "Healthy after the fix", |v| healthy_at(v, &commit)).await;
+
+    // 7. A migration Task as a Sync hook (examples/migration) gates the rollout.
+    migration_hook_gates_the_rollout(&ctx, &argocd, &apps, &services, &td_text, &values).await;
 
     // 6. A hand edit of the spec is reverted by self-heal; the operator writes at
     // most the edit and its revert to AWS.

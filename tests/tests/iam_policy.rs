@@ -9,9 +9,10 @@ use ecs_operator_tests::testbed::repo_root;
 use std::collections::BTreeSet;
 
 /// The adapters and the IAM service prefix of the client each one uses.
-const ADAPTERS: [(&str, &str); 5] = [
+const ADAPTERS: [(&str, &str); 6] = [
     ("ecs_cluster.rs", "ecs"),
     ("ecs_service.rs", "ecs"),
+    ("ecs_task.rs", "ecs"),
     ("ecs_task_definition.rs", "ecs"),
     ("elbv2.rs", "elasticloadbalancing"),
     ("autoscaling.rs", "application-autoscaling"),

@@ -32,10 +32,14 @@ uses (watches list and watch; finalizers are JSON patches; status is applied
 server-side; Events are created, never updated). */}}
 {{- define "ecs-operator.namespacedRules" -}}
 - apiGroups: [ecs.operator.dev]
-  resources: [clusters, taskdefinitions, services]
+  resources: [clusters, taskdefinitions, services, tasks]
   verbs: [list, watch, patch]
+# ttlSecondsAfterFinished: a finished Task deletes itself.
 - apiGroups: [ecs.operator.dev]
-  resources: [clusters/status, taskdefinitions/status, services/status]
+  resources: [tasks]
+  verbs: [delete]
+- apiGroups: [ecs.operator.dev]
+  resources: [clusters/status, taskdefinitions/status, services/status, tasks/status]
   verbs: [patch]
 - apiGroups: [events.k8s.io]
   resources: [events]

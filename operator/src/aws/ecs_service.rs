@@ -22,7 +22,7 @@ fn build_error(e: impl std::fmt::Display) -> AwsError {
 
 use super::ecs_cluster::to_strategy as strategy;
 
-fn network(n: &Network) -> Result<NetworkConfiguration, AwsError> {
+pub(crate) fn network(n: &Network) -> Result<NetworkConfiguration, AwsError> {
     Ok(NetworkConfiguration::builder()
         .awsvpc_configuration(
             AwsVpcConfiguration::builder()

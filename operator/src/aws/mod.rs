@@ -6,6 +6,7 @@ pub mod batcher;
 pub mod cluster_describer;
 pub mod ecs_cluster;
 pub mod ecs_service;
+pub mod ecs_task;
 pub mod ecs_task_definition;
 pub mod elbv2;
 pub mod error;

@@ -5,11 +5,13 @@ use super::ReconcileError;
 use super::events::EventPublisher;
 use crate::aws::AwsClients;
 use crate::aws::cluster_describer::ClusterDescriber;
+use crate::aws::ecs_task::TaskDescriber;
 use crate::aws::service_describer::ServiceDescriber;
 use crate::aws::shared_reads::SharedReads;
 use crate::core::load_balancer::{ObservedRule, ObservedTargetGroup};
-use crate::crd::{Cluster, Service, TaskDefinition};
+use crate::crd::{Cluster, Service, Task, TaskDefinition};
 use crate::metrics::{KindLabels, Metrics, ReconcileLabels};
+use futures::FutureExt;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::Store;
@@ -57,6 +59,11 @@ pub struct Context {
     /// The Service objects the Service controller watches (with their status):
     /// the task definition revisions their deployments use are never deregistered.
     pub service_store: OnceLock<Store<Service>>,
+    /// The Task objects the Task controller watches: the task definition revisions
+    /// unfinished Tasks run (or will retry with) are never deregistered.
+    pub task_store: OnceLock<Store<Task>>,
+    /// DescribeTasks of running Tasks, batched per region and cluster.
+    pub tasks: TaskDescriber,
     /// The Cluster and TaskDefinition objects Services reference, as watched.
     pub reference_stores: OnceLock<(Store<Cluster>, Store<TaskDefinition>)>,
 }
@@ -136,6 +143,7 @@ impl Context {
         Self {
             events: EventPublisher::new(client.clone(), "ecs-operator", &instance),
             clusters: ClusterDescriber::start(aws.clone()),
+            tasks: TaskDescriber::start(aws.clone()),
             client,
             aws,
             metrics,
@@ -147,26 +155,33 @@ impl Context {
             target_groups: SharedReads::new(resync.mul_f64(0.9), resync * 5),
             listener_vpcs: SharedReads::new(LISTENER_VPC_MAX_AGE, LISTENER_VPC_MAX_AGE * 2),
             service_store: OnceLock::new(),
+            task_store: OnceLock::new(),
             reference_stores: OnceLock::new(),
         }
     }
 
     /// Task definition ARNs that Services reference or that their deployments still
-    /// run, or `None` while the Service watch has not listed every Service yet (then
-    /// nothing may be deregistered).
+    /// run, or that unfinished Tasks run or will retry with; `None` while the
+    /// Service or Task watch has not listed everything yet (then nothing may be
+    /// deregistered: ECS runs no new task of an INACTIVE revision).
     pub async fn task_definitions_in_use(&self) -> Option<BTreeSet<String>> {
-        let store = self.service_store.get()?;
-        tokio::time::timeout(Duration::from_secs(10), store.wait_until_ready()).await.ok()?.ok()?;
-        Some(
-            store
-                .state()
-                .iter()
-                .filter_map(|s| s.status.as_ref())
-                .flat_map(|s| {
-                    s.deployments.iter().map(|d| d.task_definition.clone()).chain(s.task_definition_arn.clone())
-                })
-                .collect(),
-        )
+        let services = self.service_store.get()?;
+        let tasks = self.task_store.get()?;
+        for store in [services.wait_until_ready().boxed(), tasks.wait_until_ready().boxed()] {
+            tokio::time::timeout(Duration::from_secs(10), store).await.ok()?.ok()?;
+        }
+        let by_services = services
+            .state()
+            .into_iter()
+            .filter_map(|s| s.status.clone())
+            .flat_map(|s| s.deployments.into_iter().map(|d| d.task_definition).chain(s.task_definition_arn));
+        let by_tasks = tasks
+            .state()
+            .into_iter()
+            .filter_map(|t| t.status.clone())
+            .filter(|s| !crate::core::task::finished(s))
+            .filter_map(|s| s.task_definition_arn);
+        Some(by_services.chain(by_tasks).collect())
     }
 
     /// The Services (`namespace/name`) whose status names one of `arns` as their

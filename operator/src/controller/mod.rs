@@ -11,6 +11,7 @@ pub mod service_autoscaling;
 pub mod service_lb;
 pub mod service_owned;
 pub mod status;
+pub mod task;
 pub mod task_definition;
 
 pub use context::{Context, ControllerConfig};
@@ -54,7 +55,7 @@ macro_rules! conditioned {
         }
     )*};
 }
-conditioned!(crate::crd::Cluster, crate::crd::TaskDefinition, crate::crd::Service);
+conditioned!(crate::crd::Cluster, crate::crd::TaskDefinition, crate::crd::Service, crate::crd::Task);
 
 /// Whether `message` is news: a problem that persists across resyncs (the same
 /// Synced message) gets one Event, not one a minute.

@@ -12,7 +12,7 @@ use crate::core::service::{self as core, Resolved};
 use crate::core::service_status::{self, Outcome, StatusInputs};
 use crate::crd::common::DeletionPolicy;
 use crate::crd::common::condition::{READY, SYNCED};
-use crate::crd::service::{OwnedKind, OwnedResource};
+use crate::crd::service::{LocalRef, OwnedKind, OwnedResource};
 use crate::crd::task_definition::NetworkMode;
 use crate::crd::{Cluster, Service, TaskDefinition};
 use futures::StreamExt;
@@ -129,7 +129,7 @@ fn cluster_as_resolved(c: &Cluster) -> Option<u64> {
 }
 
 /// The object `name` of `namespace` from a watch store, once the store has listed.
-async fn lookup<K>(store: Option<&Store<K>>, namespace: &str, name: &str) -> Option<Arc<K>>
+pub(super) async fn lookup<K>(store: Option<&Store<K>>, namespace: &str, name: &str) -> Option<Arc<K>>
 where
     K: kube::Resource<DynamicType = ()> + Clone,
 {
@@ -158,34 +158,46 @@ pub async fn reconcile(obj: Arc<Service>, ctx: Arc<Context>) -> Result<Action, R
     super::reconcile_with_finalizer(obj, ctx, KIND, super::service_apply::apply, cleanup).await
 }
 
-/// Resolves the references; `Err(outcome)` is a waiting state.
-pub(super) async fn resolve(obj: &Service, ctx: &Context) -> Result<Resolved, Outcome> {
-    let ns = obj.namespace().unwrap_or_default();
-    let waiting = |reason: &str, message: String| Outcome::Waiting(reason.to_string(), message);
-    let (cluster, cluster_region) = match (&obj.spec.cluster_ref, &obj.spec.cluster) {
+/// The ECS cluster (name or ARN) and, for a `Cluster` object, its region, of a
+/// `clusterRef` or `cluster`; `None` if neither is set; `Err((reason, message))`
+/// while the referenced Cluster is missing or not Ready.
+pub(super) async fn resolve_cluster(
+    ctx: &Context,
+    ns: &str,
+    cluster_ref: Option<&LocalRef>,
+    cluster: Option<&String>,
+) -> Result<Option<(String, Option<String>)>, (String, String)> {
+    let waiting = |message: String| ("WaitingForCluster".to_string(), message);
+    match (cluster_ref, cluster) {
         (Some(r), _) => {
-            let Some(c) = lookup(ctx.reference_stores.get().map(|s| &s.0), &ns, &r.name).await else {
-                return Err(waiting(
-                    "WaitingForCluster",
-                    format!("waiting for Cluster {} to exist in namespace {ns}", r.name),
-                ));
+            let Some(c) = lookup(ctx.reference_stores.get().map(|s| &s.0), ns, &r.name).await else {
+                return Err(waiting(format!("waiting for Cluster {} to exist in namespace {ns}", r.name)));
             };
             let status = c.status.clone().unwrap_or_default();
             let ready = conditions::find(&status.conditions, READY);
             match (&status.cluster_name, ready) {
-                (Some(name), Some(cond)) if cond.status == "True" => (name.clone(), status.region.clone()),
+                (Some(name), Some(cond)) if cond.status == "True" => Ok(Some((name.clone(), status.region.clone()))),
                 _ => {
                     let why = ready.map(|c| c.message.clone()).unwrap_or_else(|| "not reconciled yet".into());
-                    return Err(waiting(
-                        "WaitingForCluster",
-                        format!("waiting for Cluster {} to be Ready: {why}", r.name),
-                    ));
+                    Err(waiting(format!("waiting for Cluster {} to be Ready: {why}", r.name)))
                 }
             }
         }
-        (None, Some(external)) => (external.clone(), None),
-        (None, None) => return Err(Outcome::Invalid("set clusterRef or cluster".into())),
-    };
+        (None, Some(external)) => Ok(Some((external.clone(), None))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Resolves the references; `Err(outcome)` is a waiting state.
+pub(super) async fn resolve(obj: &Service, ctx: &Context) -> Result<Resolved, Outcome> {
+    let ns = obj.namespace().unwrap_or_default();
+    let waiting = |reason: &str, message: String| Outcome::Waiting(reason.to_string(), message);
+    let (cluster, cluster_region) =
+        match resolve_cluster(ctx, &ns, obj.spec.cluster_ref.as_ref(), obj.spec.cluster.as_ref()).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return Err(Outcome::Invalid("set clusterRef or cluster".into())),
+            Err((reason, message)) => return Err(waiting(&reason, message)),
+        };
     let (task_definition, awsvpc) = match (&obj.spec.task_definition_ref, &obj.spec.task_definition) {
         (Some(r), _) => {
             let Some(td) = lookup(ctx.reference_stores.get().map(|s| &s.1), &ns, &r.name).await else {

@@ -14,5 +14,7 @@ pub mod region;
 pub mod service;
 pub mod service_status;
 pub mod tags;
+pub mod task;
 pub mod task_definition;
 pub mod task_definition_request;
+pub mod task_request;

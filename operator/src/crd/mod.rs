@@ -3,11 +3,13 @@
 pub mod cluster;
 pub mod common;
 pub mod service;
+pub mod task;
 pub mod task_definition;
 
 pub use cluster::{Cluster, ClusterSpec, ClusterStatus};
 pub use common::{AdoptionPolicy, DeletionPolicy, Tags};
 pub use service::{Service, ServiceSpec, ServiceStatus};
+pub use task::{Task, TaskSpec, TaskStatus};
 pub use task_definition::{TaskDefinition, TaskDefinitionSpec, TaskDefinitionStatus};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -15,7 +17,7 @@ use kube::CustomResourceExt;
 
 /// Every CRD the operator serves, in the order they are installed.
 pub fn all() -> Vec<CustomResourceDefinition> {
-    vec![Cluster::crd(), TaskDefinition::crd(), Service::crd()]
+    vec![Cluster::crd(), TaskDefinition::crd(), Service::crd(), Task::crd()]
 }
 
 /// The CRDs as one multi-document YAML stream, as committed under `crds/`.
