@@ -42,6 +42,11 @@ fn valid_spec(kind: &str) -> Value {
             "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
             "containers": [{"name": "app", "image": "nginx:1.27", "portMappings": [{"containerPort": 8080}]}]
         }),
+        "Task" => json!({
+            "clusterRef": {"name": "base"}, "taskDefinitionRef": {"name": "base"}, "launchType": "FARGATE",
+            "networkConfiguration": {"subnets": ["subnet-0123456789abcdef0"], "securityGroups": ["sg-0123456789abcdef0"]},
+            "overrides": [{"name": "app", "command": ["./migrate"]}]
+        }),
         _ => json!({
             "clusterRef": {"name": "base"}, "taskDefinitionRef": {"name": "base"}, "desiredCount": 1,
             "launchType": "FARGATE",

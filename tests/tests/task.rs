@@ -171,6 +171,11 @@ async fn deleting_a_running_task_stops_it_unless_retained() {
     for name in ["stop-me", "keep-me"] {
         wait_for_reason(&api, name, "Ready", "Running").await;
     }
+    // The spec cannot change, as a Job's template cannot.
+    let edit = ctx.kubectl(&["patch", "task/stop-me", "--type=merge", "-p", r#"{"spec":{"count":2}}"#]).unwrap();
+    assert!(!edit.status.success(), "a spec change is refused");
+    let refused = String::from_utf8_lossy(&edit.stderr);
+    assert!(refused.contains("a Task's spec cannot be changed"), "{refused}");
     for name in ["stop-me", "keep-me"] {
         api.delete(name, &DeleteParams::default()).await.unwrap();
     }
