@@ -38,7 +38,12 @@ pub enum TestBedError {
 
 /// The repository's root directory.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    // Cargo sets CARGO_MANIFEST_DIR when it runs a test, too; prefer that to the
+    // compile-time value, which a build cache shared between checkouts at other
+    // paths can leave pointing at another checkout.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    let manifest_dir = manifest_dir.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir.parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
 /// The directory holding etcd, kube-apiserver, kubectl, helm and moto_server:

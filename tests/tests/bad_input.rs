@@ -8,7 +8,7 @@
 //!   (server-side dry run: the apiserver must refuse it and name the field).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ecs_operator::crd::{Cluster, Service, TaskDefinition};
+use ecs_operator::crd::{Cluster, Service, Task, TaskDefinition};
 use ecs_operator_tests::conditions::wait_converged;
 use ecs_operator_tests::operator::sum_aws_requests;
 use ecs_operator_tests::testbed::repo_root;
@@ -174,30 +174,13 @@ async fn invalid_manifests_are_refused_or_marked_invalid_without_any_aws_call() 
             Some((name, c["reason"].as_str()?.to_string(), c["message"].as_str()?.to_string()))
         };
         let lists = [
-            serde_json::to_value(
-                Api::<Cluster>::namespaced(ctx.client.clone(), &ctx.namespace)
-                    .list(&Default::default())
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .items,
-            ),
-            serde_json::to_value(
-                Api::<TaskDefinition>::namespaced(ctx.client.clone(), &ctx.namespace)
-                    .list(&Default::default())
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .items,
-            ),
-            serde_json::to_value(
-                Api::<Service>::namespaced(ctx.client.clone(), &ctx.namespace)
-                    .list(&Default::default())
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .items,
-            ),
+            list_json::<Cluster>(&ctx).await,
+            list_json::<TaskDefinition>(&ctx).await,
+            list_json::<Service>(&ctx).await,
+            list_json::<Task>(&ctx).await,
         ];
         for list in lists {
-            for o in list.map_err(|e| e.to_string())?.as_array().into_iter().flatten() {
+            for o in list?.as_array().into_iter().flatten() {
                 if let Some((name, reason, message)) = synced(o) {
                     seen.insert(name, (reason, message));
                 }
@@ -278,4 +261,22 @@ async fn invalid_manifests_are_refused_or_marked_invalid_without_any_aws_call() 
     assert_eq!(calls_after, calls_before, "invalid input made AWS calls");
     assert!(all.len() + gen_cases.len() >= 100);
     let _ = op.stop();
+}
+
+/// Every object of kind `K` in the test's namespace, as JSON.
+async fn list_json<K>(ctx: &TestContext) -> Result<Value, String>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let items = Api::<K>::namespaced(ctx.client.clone(), &ctx.namespace)
+        .list(&Default::default())
+        .await
+        .map_err(|e| e.to_string())?
+        .items;
+    serde_json::to_value(items).map_err(|e| e.to_string())
 }

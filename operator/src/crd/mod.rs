@@ -34,7 +34,10 @@ pub fn to_yaml(crds: &[CustomResourceDefinition]) -> Result<String, serde_yaml::
 mod tests {
     #[test]
     fn committed_crds_match_the_rust_types() {
-        let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../crds/ecs.operator.dev.yaml"))
+        // The run-time CARGO_MANIFEST_DIR (cargo sets it for tests) is this
+        // checkout's, even when the binary came from a cache built elsewhere.
+        let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+        let committed = std::fs::read_to_string(format!("{dir}/../crds/ecs.operator.dev.yaml"))
             .expect("crds/ecs.operator.dev.yaml exists");
         let generated = super::to_yaml(&super::all()).expect("CRDs render");
         assert!(
