@@ -110,6 +110,21 @@ async fn thirty_services_end_exactly_as_specified_after_twenty_kills() {
         op = start(&ctx, kill);
     }
     let final_edits = Instant::now();
+    // A "recreate" applied while the deleted object still waited on its finalizer
+    // only patched the terminating object, which then went away: Kubernetes, not
+    // the operator, dropped it. Once nothing is terminating, apply the specs again,
+    // as a GitOps tool's next sync would.
+    eventually(Duration::from_secs(180), "no Service terminating", || async {
+        let terminating = ctx
+            .kubectl_ok(&["get", "ecssvc", "-o", "jsonpath={.items[?(@.metadata.deletionTimestamp)].metadata.name}"])
+            .map_err(|e| e.to_string())?;
+        if terminating.trim().is_empty() { Ok(()) } else { Err(terminating) }
+    })
+    .await;
+    let live = fleet.services(&specs);
+    if !live.is_empty() {
+        ctx.apply_ok(&live).unwrap();
+    }
     fleet.converge(&specs, Duration::from_secs(300), &format!("seed {seed}: the specs after {kills} kills")).await;
     eprintln!(
         "kills: {survived} kills survived; {} Services live; converged {:.1} s after the last restart",
