@@ -7,11 +7,22 @@
 //! healthy (the bed registers running tasks as targets); and no write. Counted by the
 //! operator's own metrics over a number of rounds counted by its reconciles
 //! (never by the clock).
+//!
+//! Then a new TaskDefinition revision followed by all 30: exactly 30
+//! UpdateService, each answer taken as the service as updated (no read back), the
+//! rollouts polled from the cluster's shared read of rolling services. Then
+//! deleting all 30: one DeleteService each (with force: no UpdateService to
+//! scale to zero, no read before it), the draining polls shared, and the load
+//! balancer parts looked for by name only for the 10 Services whose spec has a
+//! load balancer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use ecs_operator::crd::{Service, TaskDefinition};
+use ecs_operator_tests::conditions::is_converged;
 use ecs_operator_tests::fleet::{Fleet, Lb, Member, Specs};
 use ecs_operator_tests::operator::sum_aws_requests;
 use ecs_operator_tests::{TestContext, eventually};
+use kube::Api;
 use std::time::Duration;
 
 const SERVICES: u64 = 30;
@@ -41,6 +52,7 @@ async fn a_resync_round_reads_each_cluster_and_listener_once_not_once_per_servic
         let health = calls("DescribeTargetHealth");
         (reconciles, calls("DescribeServices"), calls("DescribeRules"), calls("DescribeTargetGroups"), writes, health)
     };
+    let calls_of = |name: &str| sum_aws_requests(&op.metrics().unwrap(), |o| o == name);
     let settled = count("converged").0 + SERVICES;
     eventually(Duration::from_secs(60), "one round at rest", || async {
         let n = op.successful_reconciles("Service").map_err(|e| e.to_string())?;
@@ -80,4 +92,69 @@ async fn a_resync_round_reads_each_cluster_and_listener_once_not_once_per_servic
         health as f64 <= health_bound,
         "{health} DescribeTargetHealth in {rounds:.1} rounds, at most {health_bound}"
     );
+
+    // A new revision followed by all 30.
+    let before = count("before the TaskDefinition change");
+    let updates_before = calls_of("UpdateService");
+    ctx.apply_ok(&fleet.base().replace("nginx:1.27", "nginx:1.28")).unwrap();
+    let tds: Api<TaskDefinition> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    let services: Api<Service> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    eventually(Duration::from_secs(300), "all 30 Services run the new revision", || async {
+        let td = tds.get("fleet").await.map_err(|e| e.to_string())?;
+        let arn = td.status.and_then(|s| s.arn).filter(|a| a.ends_with(":2")).ok_or("revision 2 not registered")?;
+        let listed = services.list(&Default::default()).await.map_err(|e| e.to_string())?;
+        let behind = listed
+            .items
+            .iter()
+            .filter(|s| {
+                !is_converged(*s) || s.status.as_ref().and_then(|st| st.task_definition_arn.as_ref()) != Some(&arn)
+            })
+            .count();
+        if behind == 0 { Ok(()) } else { Err(format!("{behind} Services not Ready on {arn}")) }
+    })
+    .await;
+    let after = count("after the TaskDefinition change");
+    let updates = calls_of("UpdateService") - updates_before;
+    let rounds = (after.0 - before.0) as f64 / SERVICES as f64;
+    let described = after.1 - before.1;
+    eprintln!(
+        "batching: TaskDefinition change: {updates} UpdateService, {described} DescribeServices, {rounds:.1} rounds"
+    );
+    assert_eq!(updates, SERVICES, "one UpdateService per Service");
+    // At most one fresh read per Service, the one before its write; every other
+    // read is a shared refresh (rolling or at rest) of 3 calls.
+    let bound = SERVICES as f64 + 3.0 * (rounds * 1.25 + 1.0);
+    assert!(described as f64 <= bound, "{described} DescribeServices for the change, at most {bound}");
+
+    // Deleting all 30.
+    let (deletes_before, updates_before) = (calls_of("DeleteService"), calls_of("UpdateService"));
+    let (lbs_before, groups_before) = (calls_of("DescribeLoadBalancers"), calls_of("DescribeTargetGroups"));
+    let described_before = calls_of("DescribeServices");
+    ctx.kubectl_ok(&["delete", "ecssvc", "--all", "--wait=false"]).unwrap();
+    eventually(Duration::from_secs(300), "all 30 Services deleted", || async {
+        let left = services.list(&Default::default()).await.map_err(|e| e.to_string())?.items.len();
+        if left == 0 { Ok(()) } else { Err(format!("{left} Services left")) }
+    })
+    .await;
+    let expected_left = fleet.expected(&Specs::new());
+    assert_eq!(fleet.inventory().await.unwrap(), expected_left, "only the Cluster is left");
+    let deletes = calls_of("DeleteService") - deletes_before;
+    let updates = calls_of("UpdateService") - updates_before;
+    let lbs = calls_of("DescribeLoadBalancers") - lbs_before;
+    let groups = calls_of("DescribeTargetGroups") - groups_before;
+    let described = calls_of("DescribeServices") - described_before;
+    eprintln!(
+        "batching: deletion: {deletes} DeleteService, {updates} UpdateService, {described} DescribeServices, {lbs} \
+         DescribeLoadBalancers, {groups} DescribeTargetGroups"
+    );
+    assert_eq!((deletes, updates), (SERVICES, 0), "one forced DeleteService per Service, no scale to zero");
+    // Only the 10 Services with a load balancer in their spec look for parts by
+    // name: one DescribeLoadBalancers and two DescribeTargetGroups each (plus the
+    // shared reads of the removal, at most one a Service).
+    let with_lb = SERVICES.div_ceil(3);
+    assert!(lbs <= with_lb, "{lbs} DescribeLoadBalancers, at most {with_lb}");
+    assert!(groups <= 3 * with_lb, "{groups} DescribeTargetGroups, at most {}", 3 * with_lb);
+    // No read before DeleteService; the draining polls are shared refreshes of
+    // the cluster's draining services (3 calls for 30): far below one a Service.
+    assert!(described < SERVICES / 2, "{described} DescribeServices while deleting {SERVICES}");
 }

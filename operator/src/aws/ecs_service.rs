@@ -297,8 +297,14 @@ pub async fn create_service(
 }
 
 /// Sends the changed fields.
-pub async fn update_service(client: &Client, cluster: &str, name: &str, u: &ServiceUpdate) -> Result<(), AwsError> {
-    client
+/// Returns the service as the answer shows it (its new deployment included).
+pub async fn update_service(
+    client: &Client,
+    cluster: &str,
+    name: &str,
+    u: &ServiceUpdate,
+) -> Result<Option<ObservedService>, AwsError> {
+    let out = client
         .update_service()
         .cluster(cluster)
         .service(name)
@@ -319,10 +325,10 @@ pub async fn update_service(client: &Client, cluster: &str, name: &str, u: &Serv
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("UpdateService", e))?;
-    Ok(())
+    Ok(out.service().map(observed))
 }
 
-/// Scales to zero (so ECS drains the tasks) and deletes the service.
+/// Deletes the service with `force` (ECS stops its tasks: no scaling to zero first).
 /// Returns the service as the answer shows it (DRAINING), `None` when it was gone.
 pub async fn delete_service(client: &Client, cluster: &str, name: &str) -> Result<Option<ObservedService>, AwsError> {
     match client.delete_service().cluster(cluster).service(name).force(true).send().await {

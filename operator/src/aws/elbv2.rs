@@ -64,26 +64,25 @@ async fn describe_target_groups(
             };
         }
     };
-    Ok(Some(
-        out.target_groups()
-            .iter()
-            .map(|tg| ObservedTargetGroup {
-                arn: tg.target_group_arn().unwrap_or_default().to_string(),
-                name: tg.target_group_name().unwrap_or_default().to_string(),
-                vpc_id: tg.vpc_id().unwrap_or_default().to_string(),
-                port: tg.port().unwrap_or_default(),
-                protocol: tg.protocol().map(|p| p.as_str().to_string()).unwrap_or_default(),
-                target_type: tg.target_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
-                health_check_path: tg.health_check_path().unwrap_or("/").to_string(),
-                health_check_interval: tg.health_check_interval_seconds().unwrap_or(30),
-                health_check_timeout: tg.health_check_timeout_seconds().unwrap_or(5),
-                healthy_threshold: tg.healthy_threshold_count().unwrap_or(5),
-                unhealthy_threshold: tg.unhealthy_threshold_count().unwrap_or(2),
-                matcher: tg.matcher().and_then(|m| m.http_code()).unwrap_or("200").to_string(),
-                load_balancer_arns: tg.load_balancer_arns().to_vec(),
-            })
-            .collect(),
-    ))
+    Ok(Some(out.target_groups().iter().map(observed_target_group).collect()))
+}
+
+fn observed_target_group(tg: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> ObservedTargetGroup {
+    ObservedTargetGroup {
+        arn: tg.target_group_arn().unwrap_or_default().to_string(),
+        name: tg.target_group_name().unwrap_or_default().to_string(),
+        vpc_id: tg.vpc_id().unwrap_or_default().to_string(),
+        port: tg.port().unwrap_or_default(),
+        protocol: tg.protocol().map(|p| p.as_str().to_string()).unwrap_or_default(),
+        target_type: tg.target_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+        health_check_path: tg.health_check_path().unwrap_or("/").to_string(),
+        health_check_interval: tg.health_check_interval_seconds().unwrap_or(30),
+        health_check_timeout: tg.health_check_timeout_seconds().unwrap_or(5),
+        healthy_threshold: tg.healthy_threshold_count().unwrap_or(5),
+        unhealthy_threshold: tg.unhealthy_threshold_count().unwrap_or(2),
+        matcher: tg.matcher().and_then(|m| m.http_code()).unwrap_or("200").to_string(),
+        load_balancer_arns: tg.load_balancer_arns().to_vec(),
+    }
 }
 
 /// Tags of up to 20 resources.
@@ -149,11 +148,13 @@ pub async fn deregistration_delay(client: &Client, arn: &str) -> Result<Option<i
         .and_then(|v| v.parse().ok()))
 }
 
+/// Creates the target group and sets its deregistration delay; returns it as
+/// the answer shows it (`None` if the answer named none).
 pub async fn create_target_group(
     client: &Client,
     d: &DesiredTargetGroup,
     owner: &BTreeMap<String, String>,
-) -> Result<String, AwsError> {
+) -> Result<Option<ObservedTargetGroup>, AwsError> {
     let out = client
         .create_target_group()
         .name(&d.name)
@@ -171,9 +172,11 @@ pub async fn create_target_group(
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("CreateTargetGroup", e))?;
-    let arn = out.target_groups().first().and_then(|t| t.target_group_arn()).unwrap_or_default().to_string();
-    set_deregistration_delay(client, &arn, d.deregistration_delay).await?;
-    Ok(arn)
+    let created = out.target_groups().first().map(observed_target_group);
+    if let Some(tg) = &created {
+        set_deregistration_delay(client, &tg.arn, d.deregistration_delay).await?;
+    }
+    Ok(created)
 }
 
 pub async fn set_deregistration_delay(client: &Client, arn: &str, seconds: i32) -> Result<(), AwsError> {
@@ -548,7 +551,7 @@ pub async fn create_rule(
     target_group_arn: &str,
     alternate: Option<&str>,
     owner: &BTreeMap<String, String>,
-) -> Result<String, AwsError> {
+) -> Result<Option<ObservedRule>, AwsError> {
     let out = client
         .create_rule()
         .listener_arn(listener_arn)
@@ -559,7 +562,7 @@ pub async fn create_rule(
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("CreateRule", e))?;
-    Ok(out.rules().first().and_then(|r| r.rule_arn()).unwrap_or_default().to_string())
+    Ok(out.rules().first().map(observed_rule))
 }
 
 pub async fn modify_rule(

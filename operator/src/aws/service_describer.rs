@@ -5,6 +5,10 @@
 //!   refresh per resync period reads every service of the cluster the
 //!   operator's reconciles ask for, in ceil(N/10) calls, and the reconciles of
 //!   the period plan from it (`core::observation`);
+//! - a read while rolling out (`describe_rolling`): likewise at the rollout
+//!   poll's pace, for the reconciles that wait for a rollout they did not just
+//!   start (a new TaskDefinition revision followed by all its Services polls
+//!   every rolling service of the cluster in ceil(N/10) calls per poll);
 //! - a read while draining (`describe_draining`): the polls of services that
 //!   drain after DeleteService share one read of every draining service of the
 //!   cluster per poll interval.
@@ -33,6 +37,7 @@ pub struct ServiceDescriber {
     batcher: Batcher<(String, String), ObservedService>,
     aws: Arc<AwsClients>,
     at_rest: Arc<SharedReads<Option<ObservedService>>>,
+    rolling: Arc<SharedReads<Option<ObservedService>>>,
     draining: Arc<SharedReads<Option<ObservedService>>>,
 }
 
@@ -76,9 +81,10 @@ async fn shared(
 
 impl ServiceDescriber {
     /// `resync` is the resync period: a read at rest is used while younger than
-    /// 90 % of it, so that each period makes one refresh. `wait_poll` is how often
-    /// a deletion looks at a draining service: likewise.
-    pub fn start(aws: Arc<AwsClients>, resync: Duration, wait_poll: Duration) -> Self {
+    /// 90 % of it, so that each period makes one refresh. `rollout_poll` is how
+    /// often a rollout is looked at, `wait_poll` how often a deletion looks at a
+    /// draining service: likewise.
+    pub fn start(aws: Arc<AwsClients>, resync: Duration, rollout_poll: Duration, wait_poll: Duration) -> Self {
         let for_batches = aws.clone();
         let batcher =
             Batcher::start("DescribeServices", move |(region, cluster): (String, String), names: Vec<String>| {
@@ -86,8 +92,11 @@ impl ServiceDescriber {
                 async move { describe_all(&client, &cluster, &names).await }.boxed()
             });
         let at_rest = Arc::new(SharedReads::new(resync.mul_f64(0.9), resync * 5));
+        // A rollout's names are dropped sooner: a service that finished rolling
+        // reads at rest, and each refresh reads every name still kept.
+        let rolling = Arc::new(SharedReads::new(rollout_poll.mul_f64(0.9), rollout_poll * 2));
         let draining = Arc::new(SharedReads::new(wait_poll.mul_f64(0.9), wait_poll * 5));
-        Self { batcher, aws, at_rest, draining }
+        Self { batcher, aws, at_rest, rolling, draining }
     }
 
     /// The service `name` in `cluster` of `region` as ECS shows it now, or `None`
@@ -96,8 +105,34 @@ impl ServiceDescriber {
         let started = Instant::now();
         let found = self.batcher.describe((region.to_string(), cluster.to_string()), name).await?;
         let live = found.filter(ObservedService::exists);
-        self.at_rest.store((region.to_string(), cluster.to_string()), name, live.clone(), started);
+        self.store(region, cluster, name, live.clone(), started);
         Ok(live)
+    }
+
+    fn store(&self, region: &str, cluster: &str, name: &str, seen: Option<ObservedService>, read_at: Instant) {
+        let key = (region.to_string(), cluster.to_string());
+        self.at_rest.store(key.clone(), name, seen.clone(), read_at);
+        if self.rolling.contains(&key, name) {
+            self.rolling.store(key, name, seen, read_at);
+        }
+    }
+
+    /// Notes the service as a write's answer shows it (a write started at
+    /// `started`), so that the shared reads start from it.
+    pub fn note_written(&self, region: &str, cluster: &str, name: &str, seen: &ObservedService, started: Instant) {
+        self.store(region, cluster, name, Some(seen.clone()).filter(ObservedService::exists), started);
+    }
+
+    /// The service `name` while its rollout goes on: from a read of every rolling
+    /// service of the cluster at most about one rollout poll old. Like
+    /// `describe_at_rest`, never plan a write from it.
+    pub async fn describe_rolling(
+        &self,
+        region: &str,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Option<ObservedService>, AwsError> {
+        shared(&self.rolling, &self.aws, region, cluster, name).await
     }
 
     /// The service `name` as the cluster's last read at rest shows it (at most

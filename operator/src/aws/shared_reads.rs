@@ -100,6 +100,12 @@ impl<T: Clone + Default> SharedReads<T> {
         groups.get(key).is_some_and(|g| g.with(|s| s.contains(name)))
     }
 
+    /// Applies a write to the observation of `name` under `key`, if there is one
+    /// (`Snapshot::patch`).
+    pub fn patch(&self, key: Key, name: &str, apply: impl FnOnce(&mut T)) {
+        self.group(&key).with(|s| s.patch(name, apply));
+    }
+
     /// Forgets `name` under `key` after a write changed it.
     pub fn invalidate(&self, key: Key, name: &str) {
         self.group(&key).with(|s| s.invalidate(name));

@@ -140,6 +140,7 @@ impl Context {
         let aws_for_services = aws.clone();
         let resync = config.resync;
         let wait = wait_poll(&config);
+        let rollout_poll = config.rollout_poll.min(resync);
         Self {
             events: EventPublisher::new(client.clone(), "ecs-operator", &instance),
             clusters: ClusterDescriber::start(aws.clone()),
@@ -150,7 +151,7 @@ impl Context {
             config,
             probes,
             failures: Mutex::new(FailureCounts::default()),
-            services: ServiceDescriber::start(aws_for_services, resync, wait),
+            services: ServiceDescriber::start(aws_for_services, resync, rollout_poll, wait),
             listener_rules: SharedReads::new(resync.mul_f64(0.9), resync * 5),
             target_groups: SharedReads::new(resync.mul_f64(0.9), resync * 5),
             listener_vpcs: SharedReads::new(LISTENER_VPC_MAX_AGE, LISTENER_VPC_MAX_AGE * 2),

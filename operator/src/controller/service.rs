@@ -240,9 +240,11 @@ async fn owned_resources(obj: &Service, ctx: &Context, t: &Target) -> Result<Vec
     let mut all = status.resources.clone();
     if let (Some(arn), Some(cluster)) = (&status.arn, &status.cluster_arn)
         && !all.iter().any(|r| r.kind == OwnedKind::EcsService)
+        && !deletion_waited(obj)
     {
         // Recorded by an older version only in status.arn: delete it only if its
-        // tags say it is ours.
+        // tags say it is ours. (Once a pass of the deletion waited, the record is
+        // this version's: a service missing from it was deleted and forgotten.)
         let found =
             ecs_service::describe_services(&ctx.aws.ecs(&region), cluster, std::slice::from_ref(&t.name)).await?;
         if found
@@ -258,13 +260,25 @@ async fn owned_resources(obj: &Service, ctx: &Context, t: &Target) -> Result<Vec
     // Nothing is created before the region is valid: no discovery in a region
     // that is none. Once per deletion: a pass that had to wait wrote what it
     // found to status (reason Deleting), and the passes after it start from there.
-    let deleting = conditions::find(&status.conditions, SYNCED).is_some_and(|c| c.reason == "Deleting");
-    if !deleting && crate::core::region::problem(&region).is_none() {
+    let synced = conditions::find(&status.conditions, SYNCED).is_some_and(|c| c.status == "True");
+    let may_hold = core::may_hold_unrecorded_lb_parts(
+        obj.spec.load_balancer.is_some(),
+        core::spec_generation(obj.metadata.generation, obj.metadata.deletion_timestamp.is_some()),
+        status.observed_generation.filter(|_| synced),
+    );
+    if may_hold && !deletion_waited(obj) && crate::core::region::problem(&region).is_none() {
         for part in service_lb::discover(ctx, obj, &t.owner, &region).await? {
             owned::record(&mut all, part);
         }
     }
     Ok(all)
+}
+
+/// Whether a pass of this object's deletion already had to wait (and wrote so to
+/// status, reason Deleting).
+pub(super) fn deletion_waited(obj: &Service) -> bool {
+    let conditions = obj.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    conditions::find(conditions, SYNCED).is_some_and(|c| c.reason == "Deleting")
 }
 
 async fn cleanup(api: &Api<Service>, obj: &Service, ctx: &Context) -> Result<Action, ReconcileError> {

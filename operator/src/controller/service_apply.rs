@@ -222,7 +222,12 @@ async fn pipeline(
         }
     }
     let at_rest = !spec_changed(obj) && is_ready(obj);
-    let mut observed = observe(ctx, obj, &t, &resolved, &mut r.resources, at_rest).await?;
+    let read = match (spec_changed(obj), at_rest) {
+        (true, _) => Read::Fresh,
+        (false, true) => Read::AtRest,
+        (false, false) => Read::Rolling,
+    };
+    let mut observed = observe(ctx, obj, &t, &resolved, &mut r.resources, read).await?;
 
     // The load balancer parts first: the service attaches to them.
     let mut wanted = Vec::new();
@@ -244,9 +249,9 @@ async fn pipeline(
     let previous_hash = obj.status.as_ref().and_then(|s| s.applied_config_hash.as_deref());
     let config_changed = core::config_changed(previous_hash, &hash, !spec_changed(obj));
     let mut plan = core::plan(&desired, observed.as_ref(), config_changed);
-    if at_rest && core::plan_writes(&plan) {
-        // A write is planned from a fresh read only, never from the shared one.
-        observed = observe(ctx, obj, &t, &resolved, &mut r.resources, false).await?;
+    if read != Read::Fresh && core::plan_writes(&plan) {
+        // A write is planned from a fresh read only, never from a shared one.
+        observed = observe(ctx, obj, &t, &resolved, &mut r.resources, Read::Fresh).await?;
         plan = core::plan(&desired, observed.as_ref(), config_changed);
     }
     let previous_rollback = obj.status.as_ref().and_then(|s| s.rolled_back_task_definition_arn.as_deref());
@@ -282,12 +287,11 @@ async fn pipeline(
     // Autoscaling after the service exists: the scalable target needs it.
     let pending = autoscale(ctx, obj, &t, &resolved, r, &mut wanted, current.as_ref()).await?;
 
-    // Read back after writes so that status shows this reconcile's result; the
-    // answer to a create already is the service as created.
-    let created = observed.is_none() && current.is_some();
-    if !created && (wrote || r.applied_hash.as_deref() != previous_hash) {
-        // Batched: Services updated together (a new TaskDefinition revision) share
-        // their read-backs.
+    // Read back after a write whose answer lacked the service, so that status
+    // shows this reconcile's result; the answers to CreateService and
+    // UpdateService are the service as written.
+    if wrote == Written::ReadBack {
+        // Batched: Services updated together share their read-backs.
         let found =
             ctx.services.describe(&resolved.region, &resolved.cluster, &t.name).await.map_err(aws(current.as_ref()))?;
         current = found.or(current);
@@ -347,6 +351,19 @@ async fn resolve_references(obj: &Service, ctx: &Context) -> Stage<Resolved> {
     Ok(resolved)
 }
 
+/// How a reconcile reads its ECS service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// Its own read (batched with others asking at the same moment): the spec
+    /// changed, or a write is planned.
+    Fresh,
+    /// The spec is applied and the rollout goes on: the cluster's shared read of
+    /// rolling services, at most a rollout poll old.
+    Rolling,
+    /// Applied and Ready: the cluster's shared read, at most a resync old.
+    AtRest,
+}
+
 /// The ECS service where the spec wants it, if it exists and is ours (recorded,
 /// tagged, or adopted).
 async fn observe(
@@ -355,13 +372,13 @@ async fn observe(
     t: &Target,
     resolved: &Resolved,
     records: &mut Vec<OwnedResource>,
-    at_rest: bool,
+    read: Read,
 ) -> Stage<Option<ObservedService>> {
     let (region, cluster) = (&resolved.region, &resolved.cluster);
-    let observed = if at_rest {
-        ctx.services.describe_at_rest(region, cluster, &t.name).await
-    } else {
-        ctx.services.describe(region, cluster, &t.name).await
+    let observed = match read {
+        Read::Fresh => ctx.services.describe(region, cluster, &t.name).await,
+        Read::Rolling => ctx.services.describe_rolling(region, cluster, &t.name).await,
+        Read::AtRest => ctx.services.describe_at_rest(region, cluster, &t.name).await,
     };
     let observed = observed.map_err(aws(None))?.filter(ObservedService::exists);
     if let Some(o) = &observed {
@@ -424,7 +441,17 @@ async fn ensure_load_balancer(
     })
 }
 
-/// Carries out the plan: (the service as it now is, whether anything was written).
+/// What `act` wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    Nothing,
+    /// A write whose answer is the service as it now is.
+    Answered,
+    /// A write whose answer lacked the service: read it back.
+    ReadBack,
+}
+
+/// Carries out the plan: (the service as it now is, what was written).
 #[allow(clippy::too_many_arguments)]
 async fn act(
     ctx: &Context,
@@ -435,7 +462,7 @@ async fn act(
     plan: ServicePlan,
     observed: Option<&ObservedService>,
     records: &mut Vec<OwnedResource>,
-) -> Stage<(Option<ObservedService>, bool)> {
+) -> Stage<(Option<ObservedService>, Written)> {
     let ecs = ctx.aws.ecs(&resolved.region);
     match plan {
         ServicePlan::Create => {
@@ -443,17 +470,26 @@ async fn act(
             owned::record(records, owned::ecs_service(&created.arn, &resolved.region, &created.cluster_arn));
             let note = format!("created ECS service {} running {}", created.arn, desired.config.task_definition);
             ctx.event(obj, EventType::Normal, "Created", "Reconcile", note).await;
-            Ok((Some(created), true))
+            Ok((Some(created), Written::Answered))
         }
-        ServicePlan::Update(update) if update.is_empty() => Ok((observed.cloned(), false)),
+        ServicePlan::Update(update) if update.is_empty() => Ok((observed.cloned(), Written::Nothing)),
         ServicePlan::Update(update) => {
-            ecs_service::update_service(&ecs, &desired.cluster, &t.name, &update).await.map_err(aws(observed))?;
+            let started = std::time::Instant::now();
+            let answer =
+                ecs_service::update_service(&ecs, &desired.cluster, &t.name, &update).await.map_err(aws(observed))?;
+            if let Some(a) = &answer {
+                ctx.services.note_written(&resolved.region, &resolved.cluster, &t.name, a, started);
+            }
             let note = match &update.task_definition {
                 Some(td) => format!("rolling out {td}; updated {}", update.fields().join(", ")),
                 None => format!("updated {}", update.fields().join(", ")),
             };
             ctx.event(obj, EventType::Normal, "Updated", "Reconcile", note).await;
-            Ok((observed.cloned(), true))
+            // The answer is the service as updated: no read back.
+            Ok(match answer {
+                Some(a) => (Some(a), Written::Answered),
+                None => (observed.cloned(), Written::ReadBack),
+            })
         }
         ServicePlan::Immutable(fields) => {
             let message = format!(

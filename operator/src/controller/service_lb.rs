@@ -145,6 +145,8 @@ async fn claim(
     Ok(())
 }
 
+/// The target group `name` as the spec wants it: (its ARN, whether this call
+/// created it).
 async fn ensure_target_group(
     client: &Client,
     ctx: &Context,
@@ -153,7 +155,7 @@ async fn ensure_target_group(
     records: &mut Vec<OwnedResource>,
     name: String,
     vpc: &mut Option<String>,
-) -> Result<String, LbError> {
+) -> Result<(String, bool), LbError> {
     let Some(tg_spec) = &spec.target_group else { return Err(LbError::Immutable("no target group in spec".into())) };
     let mut observed = target_group_named(ctx, client, t.region, &name, t.spec_changed).await?;
     let vpc_id = match (&tg_spec.vpc_id, &observed, vpc.as_ref()) {
@@ -183,7 +185,14 @@ async fn ensure_target_group(
     }
     let arn = match plan {
         TargetGroupPlan::Create => {
-            let arn = elbv2::create_target_group(client, &desired, &t.tags).await?;
+            let started = std::time::Instant::now();
+            let created = elbv2::create_target_group(client, &desired, &t.tags).await?;
+            let arn = created.as_ref().map(|tg| tg.arn.clone()).unwrap_or_default();
+            if created.is_some() {
+                // The answer is the group as made: the reconciles sharing the
+                // region's read see it without reading every name again.
+                ctx.target_groups.store((t.region.to_string(), String::new()), &name, created, started);
+            }
             record(records, t.part(OwnedKind::TargetGroup, &arn));
             t.event(
                 ctx,
@@ -191,7 +200,7 @@ async fn ensure_target_group(
                 format!("created target group {name} ({} targets)", desired.target_type),
             )
             .await;
-            return Ok(arn);
+            return Ok((arn, true));
         }
         TargetGroupPlan::ModifyHealthCheck => {
             let arn = observed.map(|o| o.arn).unwrap_or_default();
@@ -213,7 +222,7 @@ async fn ensure_target_group(
         )
         .await;
     }
-    Ok(arn)
+    Ok((arn, false))
 }
 
 /// Brings the load balancer parts in line and reports what the service attaches
@@ -248,6 +257,8 @@ pub async fn ensure(
     // A created load balancer comes first: the target group goes into its VPC.
     let desired_lb = core::desired_load_balancer(t.name(""), spec);
     let mut created_lb = None;
+    // Parts this pass created carry their tags from creation: no tag sync.
+    let mut created: Vec<String> = Vec::new();
     if let Some(d) = &desired_lb {
         let lb = match elbv2::find_load_balancer(&client, &d.name).await? {
             Some(found) => {
@@ -271,6 +282,7 @@ pub async fn ensure(
             }
             None => {
                 let made = elbv2::create_load_balancer(&client, d, &t.tags).await?;
+                created.push(made.arn.clone());
                 record(records, t.part(OwnedKind::LoadBalancer, &made.arn));
                 t.event(ctx, "LoadBalancerCreated", format!("created load balancer {} ({})", d.name, made.dns_name))
                     .await;
@@ -288,10 +300,19 @@ pub async fn ensure(
         .blue_green
         .as_ref()
         .filter(|_| t.obj.spec.deployment.as_ref().is_some_and(|d| d.strategy == DeploymentStrategy::BlueGreen));
-    let tg_arn = ensure_target_group(&client, ctx, t, spec, records, t.name(""), &mut vpc).await?;
+    let (tg_arn, tg_created) = ensure_target_group(&client, ctx, t, spec, records, t.name(""), &mut vpc).await?;
     wanted.push(t.part(OwnedKind::TargetGroup, &tg_arn));
+    if tg_created {
+        created.push(tg_arn.clone());
+    }
     let alt_arn = match blue_green {
-        Some(_) => Some(ensure_target_group(&client, ctx, t, spec, records, t.name("-g"), &mut vpc).await?),
+        Some(_) => {
+            let (arn, made) = ensure_target_group(&client, ctx, t, spec, records, t.name("-g"), &mut vpc).await?;
+            if made {
+                created.push(arn.clone());
+            }
+            Some(arn)
+        }
         None => None,
     };
     if let Some(alt) = &alt_arn {
@@ -312,6 +333,7 @@ pub async fn ensure(
         let arn = match core::plan_listener(d, observed, default_target) {
             ListenerPlan::Create => {
                 let arn = elbv2::create_listener(&client, lb_arn, d, default_target, &t.tags).await?;
+                created.push(arn.clone());
                 record(records, t.part(OwnedKind::Listener, &arn));
                 t.event(
                     ctx,
@@ -362,6 +384,7 @@ pub async fn ensure(
         }
         let conditions = core::rule_conditions(rule);
         let plan = core::plan_rule(rule, &tg_arn, observed.as_ref(), blue_green.is_some());
+        let mut created_rule = false;
         let arn = match plan.clone() {
             RulePlan::Create => {
                 let created = elbv2::create_rule(
@@ -375,7 +398,19 @@ pub async fn ensure(
                 )
                 .await;
                 let arn = match created {
-                    Ok(arn) => arn,
+                    Ok(rule) => {
+                        let arn = rule.as_ref().map(|r| r.arn.clone()).unwrap_or_default();
+                        if let Some(rule) = rule {
+                            // The answer is the rule as made: the Services sharing
+                            // the listener's read see it without reading every rule.
+                            ctx.listener_rules.patch((t.region.to_string(), listener.clone()), listener, |rules| {
+                                rules.retain(|r| r.arn != rule.arn);
+                                rules.push(rule);
+                            });
+                        }
+                        created_rule = true;
+                        arn
+                    }
                     Err(e) if e.code() == Some("PriorityInUse") => {
                         let rules = elbv2::listener_rules(&client, listener).await?;
                         match core::priority_holder(&rules, rule.priority, &tg_arn, listener) {
@@ -420,7 +455,9 @@ pub async fn ensure(
             }
             RulePlan::Keep => observed.map(|o| o.arn).unwrap_or_default(),
         };
-        if !matches!(plan, RulePlan::Keep) {
+        if created_rule {
+            created.push(arn.clone());
+        } else if !matches!(plan, RulePlan::Keep) {
             ctx.listener_rules.invalidate((t.region.to_string(), listener.clone()), listener);
         }
         wanted.push(t.part(OwnedKind::ListenerRule, &arn));
@@ -432,10 +469,12 @@ pub async fn ensure(
     }
 
     if t.spec_changed {
-        sync_tags(&client, ctx, t, &wanted).await?;
+        let existing: Vec<OwnedResource> = wanted.iter().filter(|p| !created.contains(&p.id)).cloned().collect();
+        sync_tags(&client, ctx, t, &existing).await?;
     }
 
-    let (healthy, unhealthy) = target_health(ctx, &client, t, &tg_arn).await?;
+    // A target group made in this pass has no targets yet: nothing to read.
+    let (healthy, unhealthy) = if tg_created { (0, 0) } else { target_health(ctx, &client, t, &tg_arn).await? };
     status.healthy_targets = Some(healthy);
     status.unhealthy_targets = Some(unhealthy);
 

@@ -5,7 +5,6 @@
 use super::Context;
 use crate::aws::{AwsError, autoscaling, ecs_service, elbv2};
 use crate::core::owned::{self, ServiceRemoval, forget};
-use crate::core::service::ServiceUpdate;
 use crate::crd::Service;
 use crate::crd::service::{OwnedKind, OwnedResource};
 use kube::runtime::events::EventType;
@@ -96,40 +95,38 @@ pub async fn remove(
     Ok(Removal::Done)
 }
 
-/// One step of deleting an ECS service: scale to zero, delete, wait for draining.
-/// `None` once it is gone.
+/// One step of deleting an ECS service: delete, wait for draining. `None` once
+/// it is gone.
 async fn remove_service(ctx: &Context, obj: &Service, r: &OwnedResource) -> Result<Option<String>, AwsError> {
     let ecs = ctx.aws.ecs(&r.region);
     let cluster = r.parent.clone().unwrap_or_default();
     let name = owned::service_name_of(&r.id).to_string();
     // The cluster itself gone: so is the service.
     let cluster_gone = |e: AwsError| if e.code() == Some("ClusterNotFoundException") { Ok(None) } else { Err(e) };
-    // While it drains, the Services deleted together share their polls; anything
-    // else (and any write) is planned from a fresh read, batched with the fresh
-    // reads of other reconciles.
-    let draining =
-        ctx.services.describe_draining(&r.region, &cluster, &name).await.or_else(|e| cluster_gone(e).map(Some))?;
-    let observed = match draining {
-        Some(seen)
-            if matches!(owned::service_removal(seen.as_ref()), ServiceRemoval::Gone | ServiceRemoval::Draining) =>
-        {
-            seen
-        }
-        _ => ctx.services.describe(&r.region, &cluster, &name).await.or_else(cluster_gone)?,
-    };
     let waiting = Some(format!("waiting for ECS service {} to drain", r.id));
-    match owned::service_removal(observed.as_ref()) {
-        ServiceRemoval::Gone => return Ok(None),
-        ServiceRemoval::Draining => {
-            ctx.services.note_draining(&r.region, &cluster, &name, observed);
-            return Ok(waiting);
+    // While it drains, the Services deleted together share their polls. The first
+    // pass of deleting the object writes at once: DeleteService's answer (or its
+    // ServiceNotFound) says what a read would. Otherwise (a replaced service, an
+    // operator restarted while it drained) a fresh read, batched with the fresh
+    // reads of other reconciles, tells whether it already drains.
+    let first_deletion_pass = obj.metadata.deletion_timestamp.is_some() && !super::service::deletion_waited(obj);
+    let known =
+        ctx.services.describe_draining(&r.region, &cluster, &name).await.or_else(|e| cluster_gone(e).map(Some))?;
+    let observed = match known {
+        Some(seen) => Some(seen),
+        None if first_deletion_pass => None,
+        None => {
+            let read = ctx.services.describe(&r.region, &cluster, &name).await.or_else(cluster_gone)?;
+            if owned::service_removal(read.as_ref()) == ServiceRemoval::Draining {
+                ctx.services.note_draining(&r.region, &cluster, &name, read.clone());
+            }
+            Some(read)
         }
-        ServiceRemoval::ScaleToZeroAndDelete => {
-            let zero = ServiceUpdate { desired_count: Some(0), ..Default::default() };
-            ecs_service::update_service(&ecs, &cluster, &name, &zero).await?;
-            note(ctx, obj, "ScaledToZero", format!("scaled ECS service {} to 0", r.id)).await;
-        }
-        ServiceRemoval::Delete => {}
+    };
+    match observed.as_ref().map(|seen| owned::service_removal(seen.as_ref())) {
+        Some(ServiceRemoval::Gone) => return Ok(None),
+        Some(ServiceRemoval::Draining) => return Ok(waiting),
+        Some(ServiceRemoval::Delete) | None => {}
     }
     let deleted = ecs_service::delete_service(&ecs, &cluster, &name).await?;
     note(ctx, obj, "Deleted", format!("deleted ECS service {}", r.id)).await;

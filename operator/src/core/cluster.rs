@@ -19,6 +19,18 @@ pub struct StrategyItem {
     pub base: i32,
 }
 
+/// A spec's capacity provider strategy with ECS's defaults filled in (weight
+/// and base 0), in the spec's order.
+pub fn strategy_items(spec: &[crate::crd::cluster::CapacityProviderStrategyItem]) -> Vec<StrategyItem> {
+    spec.iter()
+        .map(|s| StrategyItem {
+            capacity_provider: s.capacity_provider.clone(),
+            weight: s.weight.unwrap_or(0),
+            base: s.base.unwrap_or(0),
+        })
+        .collect()
+}
+
 /// An Auto Scaling group capacity provider as the spec wants it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesiredAsgProvider {
@@ -164,15 +176,7 @@ pub fn validate(object_name: &str, spec: &ClusterSpec) -> Vec<String> {
 pub fn desired(object_name: &str, spec: &ClusterSpec, region: &str, owner: &Owner) -> DesiredCluster {
     let mut tags = spec.tags.clone();
     tags.extend(owner.tags());
-    let mut default_strategy: Vec<StrategyItem> = spec
-        .default_capacity_provider_strategy
-        .iter()
-        .map(|s| StrategyItem {
-            capacity_provider: s.capacity_provider.clone(),
-            weight: s.weight.unwrap_or(0),
-            base: s.base.unwrap_or(0),
-        })
-        .collect();
+    let mut default_strategy = strategy_items(&spec.default_capacity_provider_strategy);
     default_strategy.sort();
     DesiredCluster {
         name: cluster_name(object_name, spec),

@@ -83,6 +83,15 @@ impl<T: Clone> Snapshot<T> {
         self.entries.contains_key(name) || self.wanted.contains_key(name)
     }
 
+    /// Applies a reconcile's own write to the observation of `name`, if there is
+    /// one, keeping the moment it was read: the reconciles that share it see the
+    /// write without a read of everything it holds (a listener's rules).
+    pub fn patch(&mut self, name: &str, apply: impl FnOnce(&mut T)) {
+        if let Some(e) = self.entries.get_mut(name) {
+            apply(&mut e.value);
+        }
+    }
+
     /// Forgets `name`: the next look reads it afresh (after a write to it).
     pub fn invalidate(&mut self, name: &str) {
         if let Some(e) = self.entries.remove(name) {
@@ -148,5 +157,17 @@ mod tests {
         assert!(s.contains("l") && !s.contains("m"));
         assert_eq!(s.fresh("l", t0, MAX_AGE), None);
         assert_eq!(s.to_refresh(t0, FORGET), vec!["l"]);
+    }
+
+    #[test]
+    fn a_patch_changes_the_entry_and_keeps_its_age() {
+        let t0 = Instant::now();
+        let mut s = Snapshot::default();
+        s.patch("l", |v: &mut Vec<u32>| v.push(9));
+        assert!(!s.contains("l"), "nothing to patch: nothing stored");
+        s.store("l", vec![1], t0);
+        s.patch("l", |v| v.push(2));
+        assert_eq!(s.fresh("l", t0 + Duration::from_secs(53), MAX_AGE), Some(vec![1, 2]));
+        assert_eq!(s.fresh("l", t0 + MAX_AGE, MAX_AGE), None, "as old as the read it patched");
     }
 }

@@ -48,9 +48,8 @@ pub fn service_name_of(arn: &str) -> &str {
 pub enum ServiceRemoval {
     /// Gone (or INACTIVE): done.
     Gone,
-    /// Still running tasks: scale to zero, then delete.
-    ScaleToZeroAndDelete,
-    /// At zero: delete.
+    /// There: delete it (with `force`, so ECS stops its tasks without a scale
+    /// to zero first).
     Delete,
     /// Deleted and draining: wait.
     Draining,
@@ -60,7 +59,6 @@ pub fn service_removal(observed: Option<&ObservedService>) -> ServiceRemoval {
     match observed.filter(|o| o.exists()) {
         None => ServiceRemoval::Gone,
         Some(o) if o.status == "DRAINING" => ServiceRemoval::Draining,
-        Some(o) if o.desired_count > 0 => ServiceRemoval::ScaleToZeroAndDelete,
         Some(_) => ServiceRemoval::Delete,
     }
 }
@@ -153,7 +151,7 @@ mod tests {
     fn removal_steps_follow_what_ecs_reports() {
         assert_eq!(service_removal(None), ServiceRemoval::Gone);
         assert_eq!(service_removal(Some(&svc("INACTIVE", 0, 0, None))), ServiceRemoval::Gone);
-        assert_eq!(service_removal(Some(&svc("ACTIVE", 2, 2, None))), ServiceRemoval::ScaleToZeroAndDelete);
+        assert_eq!(service_removal(Some(&svc("ACTIVE", 2, 2, None))), ServiceRemoval::Delete);
         assert_eq!(service_removal(Some(&svc("ACTIVE", 0, 0, None))), ServiceRemoval::Delete);
         assert_eq!(service_removal(Some(&svc("DRAINING", 0, 1, None))), ServiceRemoval::Draining);
     }

@@ -244,15 +244,7 @@ pub fn desired(
     } else {
         Some(spec.desired_count.or(spec.autoscaling.as_ref().map(|a| a.min_capacity)).unwrap_or(1))
     };
-    let mut cps: Vec<StrategyItem> = spec
-        .capacity_provider_strategy
-        .iter()
-        .map(|s| StrategyItem {
-            capacity_provider: s.capacity_provider.clone(),
-            weight: s.weight.unwrap_or(0),
-            base: s.base.unwrap_or(0),
-        })
-        .collect();
+    let mut cps = super::cluster::strategy_items(&spec.capacity_provider_strategy);
     cps.sort();
     let network = spec.network_configuration.as_ref().map(|n| {
         let mut subnets = n.subnets.clone();
@@ -424,6 +416,29 @@ pub fn config_changed(previous_hash: Option<&str>, hash: &str, legacy_hash_still
         Some(p) if !p.starts_with(&format!("{CONFIG_HASH_VERSION}:")) && legacy_hash_still_current => false,
         _ => true,
     }
+}
+
+/// The generation of the spec: the object's, less the step the API server adds
+/// when it sets the deletion timestamp of an object with finalizers.
+pub fn spec_generation(generation: Option<i64>, being_deleted: bool) -> Option<i64> {
+    generation.map(|g| if being_deleted { (g - 1).max(1) } else { g })
+}
+
+/// Whether deleting a Service looks for load balancer parts by name and tags
+/// that its record may lack (made by an operator version that kept no record, or
+/// by a pass whose status write was lost). Only a spec with a load balancer makes
+/// them; once a generation without one is synced, the first pass of that
+/// generation found the earlier ones by the same names and tags and its removal
+/// deleted them. So: when the spec wants a load balancer, or an edited spec was
+/// not synced yet. `synced_generation` is the generation the status says is
+/// synced, if any.
+pub fn may_hold_unrecorded_lb_parts(
+    wants_load_balancer: bool,
+    generation: Option<i64>,
+    synced_generation: Option<i64>,
+) -> bool {
+    let edited = generation.is_some_and(|g| g > 1);
+    wants_load_balancer || (edited && synced_generation != generation)
 }
 
 /// What UpdateService must send: only the fields that changed.

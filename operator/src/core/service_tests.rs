@@ -369,3 +369,24 @@ fn blue_green_target_groups_swapped_by_ecs_are_not_drift() {
     let ServicePlan::Update(u) = plan(&s, Some(&o), false) else { panic!() };
     assert_eq!(u.fields(), vec!["loadBalancers"]);
 }
+
+#[test]
+fn deletion_looks_for_unrecorded_lb_parts_only_where_a_spec_could_have_made_them() {
+    // A spec with a load balancer: a lost status write may have left parts.
+    assert!(may_hold_unrecorded_lb_parts(true, Some(1), Some(1)));
+    assert!(may_hold_unrecorded_lb_parts(true, Some(4), None));
+    // Never edited and no load balancer: no spec it had made any.
+    assert!(!may_hold_unrecorded_lb_parts(false, Some(1), None));
+    assert!(!may_hold_unrecorded_lb_parts(false, Some(1), Some(1)));
+    // Edited away from a load balancer: only once that generation synced were
+    // the old parts found and removed.
+    assert!(may_hold_unrecorded_lb_parts(false, Some(3), Some(2)));
+    assert!(may_hold_unrecorded_lb_parts(false, Some(3), None));
+    assert!(!may_hold_unrecorded_lb_parts(false, Some(3), Some(3)));
+    // Setting the deletion timestamp of an object with finalizers adds one to its
+    // generation: the spec's is the one before.
+    assert_eq!(spec_generation(Some(2), true), Some(1));
+    assert_eq!(spec_generation(Some(2), false), Some(2));
+    assert_eq!(spec_generation(Some(1), true), Some(1));
+    assert!(!may_hold_unrecorded_lb_parts(false, spec_generation(Some(2), true), Some(1)));
+}

@@ -69,15 +69,7 @@ pub fn run_request(
             LaunchType::Ec2 => "EC2",
             LaunchType::External => "EXTERNAL",
         }),
-        capacity_provider_strategy: spec
-            .capacity_provider_strategy
-            .iter()
-            .map(|s| StrategyItem {
-                capacity_provider: s.capacity_provider.clone(),
-                weight: s.weight.unwrap_or(0),
-                base: s.base.unwrap_or(0),
-            })
-            .collect(),
+        capacity_provider_strategy: super::cluster::strategy_items(&spec.capacity_provider_strategy),
         platform_version: spec.platform_version.clone(),
         network: spec.network_configuration.as_ref().map(|n| Network {
             subnets: n.subnets.clone(),

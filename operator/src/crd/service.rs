@@ -146,8 +146,9 @@ pub struct ServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscaling: Option<AutoscalingSpec>,
 
-    /// `Delete` (default): scale to zero, delete the service, then the load balancer
-    /// parts and autoscaling the operator created. `Retain`: leave everything.
+    /// `Delete` (default): delete the service (with `force`: ECS stops its tasks),
+    /// wait while it drains, then the load balancer parts and autoscaling the
+    /// operator created. `Retain`: leave everything.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 
