@@ -5,8 +5,8 @@
 use super::AwsError;
 use super::error::absent_if;
 use crate::core::load_balancer::{
-    DesiredLoadBalancer, DesiredTargetGroup, ObservedListener, ObservedLoadBalancer, ObservedRule, ObservedTargetGroup,
-    RuleConditions,
+    DEFAULT_DEREGISTRATION_DELAY, DesiredLoadBalancer, DesiredTargetGroup, ObservedListener, ObservedLoadBalancer,
+    ObservedRule, ObservedTargetGroup, RuleConditions,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::{
@@ -173,7 +173,8 @@ pub async fn create_target_group(
         .await
         .map_err(|e| AwsError::from_sdk("CreateTargetGroup", e))?;
     let created = out.target_groups().first().map(observed_target_group);
-    if let Some(tg) = &created {
+    // A new group has ELB's default delay: set only another one.
+    if let Some(tg) = created.as_ref().filter(|_| d.deregistration_delay != DEFAULT_DEREGISTRATION_DELAY) {
         set_deregistration_delay(client, &tg.arn, d.deregistration_delay).await?;
     }
     Ok(created)

@@ -85,9 +85,13 @@ pub fn desired_target_group(
         healthy_threshold: hc.healthy_threshold.unwrap_or(5),
         unhealthy_threshold: hc.unhealthy_threshold.unwrap_or(2),
         matcher: hc.matcher.clone().unwrap_or_else(|| "200".into()),
-        deregistration_delay: spec.deregistration_delay_seconds.unwrap_or(300),
+        deregistration_delay: spec.deregistration_delay_seconds.unwrap_or(DEFAULT_DEREGISTRATION_DELAY),
     }
 }
+
+/// The deregistration delay ELB gives a new target group, in seconds
+/// ([TargetGroupAttribute] `deregistration_delay.timeout_seconds`).
+pub const DEFAULT_DEREGISTRATION_DELAY: i32 = 300;
 
 /// What to do about a target group.
 #[derive(Debug, Clone, PartialEq, Eq)]
