@@ -64,7 +64,11 @@ impl OperatorProcess {
             .args(["--rollout-poll-seconds", "1"])
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", "info,ecs_operator=debug")
+            // ECS_OPERATOR_TEST_LOG replaces the filter, to look closer at one test.
+            .env(
+                "RUST_LOG",
+                std::env::var("ECS_OPERATOR_TEST_LOG").unwrap_or_else(|_| "info,ecs_operator=debug".into()),
+            )
             .envs(bed.moto.client_env())
             .envs(env.iter().filter(|(_, v)| !v.is_empty()).copied());
         for (name, _) in env.iter().filter(|(_, v)| v.is_empty()) {

@@ -88,12 +88,33 @@ def _create_service(original: Callable[..., Any]) -> Callable[..., Any]:
     return create_service
 
 
+def _existing_service(backend: Any, cluster: str, name: str) -> Any:
+    key = f"{backend._get_cluster(cluster).name}:{name}"
+    service = backend.services.get(key)
+    return service if service is not None and service.status != "INACTIVE" else None
+
+
 def _respond_create_service(original: Callable[..., Any]) -> Callable[..., Any]:
     def create_service(self: Any) -> Any:
-        result = original(self)
         backend = self.ecs_backend
+        cluster, name = self._get_param("cluster", "default"), self._get_param("serviceName")
+        token = self._get_param("clientToken")
         with m.LOCK:
-            service = backend._get_service(self._get_param("cluster", "default"), self._get_param("serviceName"))
+            m.advance(backend)
+            existing = _existing_service(backend, cluster, name)
+            if existing is not None:
+                # [API-CreateService] clientToken "ensures the idempotency of the
+                # request": a retry with the token that created the ACTIVE service
+                # is answered with that service. Any other create of a name that an
+                # ACTIVE or DRAINING service holds fails as ECS fails it; moto would
+                # replace the service silently.
+                if token and existing.status == "ACTIVE" and getattr(existing, "client_token", None) == token:
+                    return ActionResult({"service": existing})
+                raise _error("InvalidParameterException", "Creation of service was not idempotent.")
+        result = original(self)
+        with m.LOCK:
+            service = backend._get_service(cluster, name)
+            service.client_token = token
             # [API-CreateService]: these request fields are part of the service and
             # DescribeServices returns them; moto drops them.
             for key in m.KEPT_ON_CREATE:

@@ -220,6 +220,34 @@ class ModelTest(unittest.TestCase):
         self.assertEqual(self.ecs.list_services(cluster="c")["serviceArns"], [])
         self.ecs.delete_cluster(cluster="c")
 
+    def test_create_on_a_taken_name_is_answered_for_its_own_token_and_fails_otherwise(self):
+        td = self.td("nginx:1")
+
+        def create(**extra) -> dict:
+            return self.ecs.create_service(cluster="c", serviceName="s", taskDefinition=td, desiredCount=1, **extra)[
+                "service"
+            ]
+
+        first = create(clientToken="token-1")
+        again = create(clientToken="token-1")
+        self.assertEqual(again["serviceArn"], first["serviceArn"])
+        self.assertEqual(again["deployments"], first["deployments"], "the same service, not a new one")
+        for extra in ({"clientToken": "token-2"}, {}):
+            with self.assertRaises(ClientError) as err:
+                create(**extra)
+            self.assertEqual(err.exception.response["Error"]["Code"], "InvalidParameterException")
+            self.assertIn("not idempotent", err.exception.response["Error"]["Message"])
+        # DRAINING still holds the name, even for the token that made it.
+        self.ecs.delete_service(cluster="c", service="s", force=True)
+        with self.assertRaises(ClientError) as err:
+            create(clientToken="token-1")
+        self.assertEqual(err.exception.response["Error"]["Code"], "InvalidParameterException")
+        # INACTIVE frees it.
+        self.after(1)
+        self.assertEqual(self.after(1)["status"], "INACTIVE")
+        created = create(clientToken="token-3")
+        self.assertEqual(created["status"], "ACTIVE")
+
     def test_events_have_ids_and_times_newest_first_and_are_capped_at_100(self):
         self.create(desired=1)
         for n in range(120):

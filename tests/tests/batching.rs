@@ -76,9 +76,9 @@ async fn a_resync_round_reads_each_cluster_and_listener_once_not_once_per_servic
         after.4 - before.4
     );
     assert_eq!(after.4, before.4, "writes at rest");
-    // A refresh whenever the read is older than 90 % of the period: up to about
-    // 1.25 per round, as the reconciles' own periods drift apart; plus one for a
-    // round cut in two by the counting.
+    // A refresh whenever the read is older than the period: one a round, bounded
+    // here at 1.25 as the reconciles' own periods (spread by up to 10 %) drift
+    // apart; plus one for a round cut in two by the counting.
     let refreshes = rounds * 1.25 + 1.0;
     assert!(services as f64 <= 3.0 * refreshes, "{services} DescribeServices in {rounds:.1} rounds");
     assert!(rules as f64 <= refreshes, "{rules} DescribeRules of the shared listener in {rounds:.1} rounds");

@@ -148,6 +148,89 @@ async fn references_that_appear_late_are_waited_for() {
     assert!(describe(&ctx, &cluster, "api").await.is_some());
 }
 
+/// The first pass of a new Service sends CreateService without reading first; a
+/// name that a service made outside holds fails that create, and the pass then reads
+/// the service and decides as the adoption policy says. Nothing made outside is
+/// changed before it is adopted, and adopting keeps the same ECS service.
+#[tokio::test]
+async fn a_service_made_outside_is_a_conflict_until_adopted() {
+    let ctx = TestContext::new("svc-conflict").await.unwrap();
+    let _op = ctx.start_operator(&[]).unwrap();
+    let net = ctx.bed.seed_network(&ctx.prefix).unwrap();
+    let cluster = format!("{}-taken", ctx.prefix);
+    ctx.apply_ok(&cluster_and_task(&ctx, &cluster, "nginx:1.27", "awsvpc", "FARGATE")).unwrap();
+    let ecs = aws_sdk_ecs::Client::new(&ctx.aws);
+    eventually(WAIT, "the ECS cluster exists", || async {
+        let out = ecs.describe_clusters().clusters(&cluster).send().await.map_err(|e| e.to_string())?;
+        out.clusters().iter().any(|c| c.status() == Some("ACTIVE")).then_some(()).ok_or("not yet".to_string())
+    })
+    .await;
+    let family = format!("{}-hand", ctx.prefix);
+    ecs.register_task_definition()
+        .family(&family)
+        .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
+        .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
+        .cpu("256")
+        .memory("512")
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder().name("api").image("nginx:1.26").memory(256).build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let vpc = aws_sdk_ecs::types::AwsVpcConfiguration::builder()
+        .set_subnets(Some(net.subnet_ids.clone()))
+        .security_groups(&net.security_group_id)
+        .build()
+        .unwrap();
+    let hand = ecs
+        .create_service()
+        .cluster(&cluster)
+        .service_name("api")
+        .task_definition(&family)
+        .desired_count(1)
+        .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+        .network_configuration(aws_sdk_ecs::types::NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
+        .tags(aws_sdk_ecs::types::Tag::builder().key("made-by").value("hand").build())
+        .send()
+        .await
+        .unwrap();
+    let hand_arn = hand.service().and_then(|s| s.service_arn()).unwrap().to_string();
+
+    let without_lb = fargate_service(&net, 2, "").split("  loadBalancer:").next().unwrap().to_string();
+    ctx.apply_ok(&without_lb).unwrap();
+    let api: Api<Service> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    let Condition { message, .. } = wait_for_reason(&api, "api", "Synced", "Conflict").await;
+    assert!(message.contains("ECS service api") && message.contains("adoptionPolicy"), "{message}");
+    let with_tags = || async {
+        let out = ecs
+            .describe_services()
+            .cluster(&cluster)
+            .services("api")
+            .include(aws_sdk_ecs::types::ServiceField::Tags)
+            .send()
+            .await
+            .unwrap();
+        out.services().iter().find(|s| s.status() == Some("ACTIVE")).cloned().unwrap()
+    };
+    let untouched = with_tags().await;
+    assert_eq!(untouched.service_arn(), Some(hand_arn.as_str()));
+    assert_eq!(untouched.tags().len(), 1, "a service made outside is never modified: {:?}", untouched.tags());
+    assert_eq!(untouched.desired_count(), 1);
+    assert!(untouched.task_definition().is_some_and(|td| td.contains(&family)));
+
+    // Opting in adopts that same service: owner tags, and the spec applied to it.
+    ctx.apply_ok(&format!("{without_lb}  adoptionPolicy: AdoptUnowned\n")).unwrap();
+    let obj = wait_ready(&api, "api", 2).await;
+    let status = obj.status.unwrap();
+    assert_eq!(status.arn.as_deref(), Some(hand_arn.as_str()), "adopted, not replaced");
+    let adopted = with_tags().await;
+    assert_eq!(adopted.service_arn(), Some(hand_arn.as_str()));
+    assert!(adopted.tags().iter().any(|t| t.key() == Some("ecs.operator.dev/owner")), "{:?}", adopted.tags());
+    assert_eq!(adopted.desired_count(), 2);
+    assert_eq!(adopted.task_definition(), status.task_definition_arn.as_deref());
+}
+
 #[tokio::test]
 async fn an_ec2_bridge_service_behind_an_existing_listener_and_a_daemon() {
     let ctx = TestContext::new("svc-ec2").await.unwrap();

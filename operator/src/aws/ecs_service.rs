@@ -255,6 +255,13 @@ fn tags(desired: &DesiredService) -> Vec<Tag> {
     desired.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
+/// Whether CreateService failed because an ACTIVE or DRAINING service holds the
+/// name and the request is not a retry of the create that made it.
+pub fn name_taken(err: &AwsError) -> bool {
+    matches!(err, AwsError::Api { operation: "CreateService", code, message, .. }
+        if code == "InvalidParameterException" && message.contains("not idempotent"))
+}
+
 /// Creates the service. `client_token` makes a retried create idempotent in ECS.
 pub async fn create_service(
     client: &Client,
@@ -402,4 +409,27 @@ pub async fn latest_service_deployment(
         }
     }
     Ok(Some(found))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(operation: &'static str, code: &str, message: &str) -> AwsError {
+        AwsError::Api { operation, code: code.into(), message: message.into(), retryable: false }
+    }
+
+    #[test]
+    fn a_taken_name_is_told_apart_from_other_create_failures() {
+        assert!(name_taken(&api(
+            "CreateService",
+            "InvalidParameterException",
+            "Creation of service was not idempotent."
+        )));
+        assert!(!name_taken(&api("CreateService", "InvalidParameterException", "subnets can not be empty.")));
+        assert!(!name_taken(&api("CreateService", "ClusterNotFoundException", "Cluster not found.")));
+        assert!(!name_taken(&api("UpdateService", "InvalidParameterException", "not idempotent")));
+        let transport = AwsError::Transport { operation: "CreateService", message: "not idempotent".into() };
+        assert!(!name_taken(&transport));
+    }
 }

@@ -55,33 +55,44 @@ async fn describe_all(
 }
 
 /// `name` from `reads`, refreshed with every wanted service of the cluster
-/// when stale.
+/// when stale; a refresh is stored into `also` too.
 async fn shared(
     reads: &SharedReads<Option<ObservedService>>,
+    also: Option<&SharedReads<Option<ObservedService>>>,
     aws: &AwsClients,
     region: &str,
     cluster: &str,
     name: &str,
 ) -> Result<Option<ObservedService>, AwsError> {
     let client = aws.ecs(region);
-    let cluster_name = cluster.to_string();
+    let key = (region.to_string(), cluster.to_string());
+    let for_also = key.clone();
     reads
-        .get((region.to_string(), cluster.to_string()), name, |names| async move {
-            let found = describe_all(&client, &cluster_name, &names).await?;
-            Ok(names
+        .get(key, name, |names| async move {
+            let started = Instant::now();
+            let found = describe_all(&client, &for_also.1, &names).await?;
+            let seen: Vec<(String, Option<ObservedService>)> = names
                 .iter()
                 .map(|n| {
                     let live = found.iter().filter(|s| s.answers(n)).max_by_key(|s| s.rank()).cloned();
                     (n.clone(), live.filter(ObservedService::exists))
                 })
-                .collect())
+                .collect();
+            if let Some(also) = also {
+                for (n, v) in &seen {
+                    also.store(for_also.clone(), n, v.clone(), started);
+                }
+            }
+            Ok(seen)
         })
         .await
 }
 
 impl ServiceDescriber {
     /// `resync` is the resync period: a read at rest is used while younger than
-    /// 90 % of it, so that each period makes one refresh. `rollout_poll` is how
+    /// it. Each object comes back at least one period after its reconcile ended
+    /// (`Context::resync`), which is after the read it used started: so the first
+    /// one back in each period refreshes, once, for all. `rollout_poll` is how
     /// often a rollout is looked at, `wait_poll` how often a deletion looks at a
     /// draining service: likewise.
     pub fn start(aws: Arc<AwsClients>, resync: Duration, rollout_poll: Duration, wait_poll: Duration) -> Self {
@@ -91,11 +102,11 @@ impl ServiceDescriber {
                 let client = for_batches.ecs(&region);
                 async move { describe_all(&client, &cluster, &names).await }.boxed()
             });
-        let at_rest = Arc::new(SharedReads::new(resync.mul_f64(0.9), resync * 5));
+        let at_rest = Arc::new(SharedReads::new(resync, resync * 5));
         // A rollout's names are dropped sooner: a service that finished rolling
         // reads at rest, and each refresh reads every name still kept.
-        let rolling = Arc::new(SharedReads::new(rollout_poll.mul_f64(0.9), rollout_poll * 2));
-        let draining = Arc::new(SharedReads::new(wait_poll.mul_f64(0.9), wait_poll * 5));
+        let rolling = Arc::new(SharedReads::new(rollout_poll, rollout_poll * 2));
+        let draining = Arc::new(SharedReads::new(wait_poll, wait_poll * 5));
         Self { batcher, aws, at_rest, rolling, draining }
     }
 
@@ -118,9 +129,14 @@ impl ServiceDescriber {
     }
 
     /// Notes the service as a write's answer shows it (a write started at
-    /// `started`), so that the shared reads start from it.
+    /// `started`), so that the shared reads start from it: the read at rest, and
+    /// the read of rolling services, since a create or an update starts a rollout
+    /// that the next passes follow from it.
     pub fn note_written(&self, region: &str, cluster: &str, name: &str, seen: &ObservedService, started: Instant) {
-        self.store(region, cluster, name, Some(seen.clone()).filter(ObservedService::exists), started);
+        let seen = Some(seen.clone()).filter(ObservedService::exists);
+        let key = (region.to_string(), cluster.to_string());
+        self.at_rest.store(key.clone(), name, seen.clone(), started);
+        self.rolling.store(key, name, seen, started);
     }
 
     /// The service `name` while its rollout goes on: from a read of every rolling
@@ -132,7 +148,10 @@ impl ServiceDescriber {
         cluster: &str,
         name: &str,
     ) -> Result<Option<ObservedService>, AwsError> {
-        shared(&self.rolling, &self.aws, region, cluster, name).await
+        // Into the read at rest too: a service that finished rolling starts at rest
+        // from it, and the first look at rest of a cluster's services then reads
+        // them all at once, not each as it turns Ready.
+        shared(&self.rolling, Some(&self.at_rest), &self.aws, region, cluster, name).await
     }
 
     /// The service `name` as the cluster's last read at rest shows it (at most
@@ -145,7 +164,7 @@ impl ServiceDescriber {
         cluster: &str,
         name: &str,
     ) -> Result<Option<ObservedService>, AwsError> {
-        shared(&self.at_rest, &self.aws, region, cluster, name).await
+        shared(&self.at_rest, None, &self.aws, region, cluster, name).await
     }
 
     /// The service `name` while it drains: from a read of every draining service
@@ -160,7 +179,7 @@ impl ServiceDescriber {
         if !self.draining.contains(&(region.to_string(), cluster.to_string()), name) {
             return Ok(None);
         }
-        Ok(Some(shared(&self.draining, &self.aws, region, cluster, name).await?))
+        Ok(Some(shared(&self.draining, None, &self.aws, region, cluster, name).await?))
     }
 
     /// Notes that `name` drains, as last seen (DeleteService's answer, a read).

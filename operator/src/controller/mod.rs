@@ -191,6 +191,8 @@ where
         + Debug,
 {
     let started = std::time::Instant::now();
+    let generation = obj.meta().generation;
+    tracing::debug!(kind, name = %obj.name_any(), generation, "reconcile started");
     let _in_flight = ctx.probes.reconcile_started(context::key(kind, obj.as_ref()));
     let namespace = obj.meta().namespace.clone().ok_or_else(|| ReconcileError::NoNamespace(obj.name_any()))?;
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -203,12 +205,43 @@ where
     .await
     .map_err(ReconcileError::from);
     ctx.finished(kind, obj.as_ref(), started, result.is_ok());
+    tracing::debug!(kind, name = %obj.name_any(), generation, ok = result.is_ok(), seconds = started.elapsed().as_secs_f64(), "reconcile ended");
     result
 }
 
-/// The kube-runtime settings of every controller: bounded concurrency.
-pub(crate) fn controller_config(ctx: &Context) -> kube::runtime::controller::Config {
-    kube::runtime::controller::Config::default().concurrency(ctx.config.max_concurrent_reconciles)
+/// A controller of the objects `stream` brings, with the settings of every
+/// controller: bounded concurrency, and no backoff shared by its watches.
+pub(crate) fn controller_for<K>(
+    stream: impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+    reader: Store<K>,
+    ctx: &Context,
+) -> Controller<K>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let config = kube::runtime::controller::Config::default().concurrency(ctx.config.max_concurrent_reconciles);
+    Controller::for_stream(stream, reader).with_config(config).trigger_backoff(EachWatchBacksOff)
+}
+
+/// The backoff a controller puts over all its watches merged: none, since each
+/// watch backs off on its own (`WatchScope::events`). kube-runtime's default there
+/// is one backoff shared by every watch of the controller: after an API server
+/// restart, each watch's 410 Expired paused the events of all of them, and the
+/// pauses grew (seen: 56 s, 44 s, 36 s in a row, edits applied 3 minutes late).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EachWatchBacksOff;
+
+impl Iterator for EachWatchBacksOff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        // `None` would end the stream; no pause is zero.
+        Some(Duration::ZERO)
+    }
+}
+
+impl kube::runtime::utils::Backoff for EachWatchBacksOff {
+    fn reset(&mut self) {}
 }
 
 /// Runs one controller until `shutdown` (reconciles under way finish).
@@ -231,8 +264,7 @@ pub async fn run_controller<K, R, RFut>(
 {
     let (reader, stream) = watch::<K>(scope, &ctx.client);
     report_listed(&ctx, kind, &reader);
-    Controller::for_stream(stream, reader)
-        .with_config(controller_config(&ctx))
+    controller_for(stream, reader, &ctx)
         .graceful_shutdown_on(stopped(shutdown))
         .run(reconcile, move |obj, err, ctx| ctx.error_action(kind, obj.as_ref(), err), ctx)
         .for_each(|result| async move {

@@ -17,7 +17,7 @@ use crate::crd::task_definition::NetworkMode;
 use crate::crd::{Cluster, Service, TaskDefinition};
 use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -58,8 +58,7 @@ pub async fn run(scope: &WatchScope, ctx: Arc<Context>, shutdown: tokio::sync::w
     let _ = ctx.reference_stores.set((cluster_store, td_store));
     let by_td = store.clone();
     let by_cluster = store.clone();
-    Controller::for_stream(stream, store)
-        .with_config(super::controller_config(&ctx))
+    super::controller_for(stream, store, &ctx)
         .watches_stream(td_stream, move |td: TaskDefinition| {
             referencing(&by_td, &td, |s| s.spec.task_definition_ref.as_ref().map(|r| r.name.clone()))
         })

@@ -223,6 +223,7 @@ async fn pipeline(
     }
     let at_rest = !spec_changed(obj) && is_ready(obj);
     let read = match (spec_changed(obj), at_rest) {
+        (true, _) if never_created(obj, &r.resources) => Read::CreateFirst,
         (true, _) => Read::Fresh,
         (false, true) => Read::AtRest,
         (false, false) => Read::Rolling,
@@ -249,35 +250,26 @@ async fn pipeline(
     let previous_hash = obj.status.as_ref().and_then(|s| s.applied_config_hash.as_deref());
     let config_changed = core::config_changed(previous_hash, &hash, !spec_changed(obj));
     let mut plan = core::plan(&desired, observed.as_ref(), config_changed);
-    if read != Read::Fresh && core::plan_writes(&plan) {
+    if matches!(read, Read::Rolling | Read::AtRest) && core::plan_writes(&plan) {
         // A write is planned from a fresh read only, never from a shared one.
         observed = observe(ctx, obj, &t, &resolved, &mut r.resources, Read::Fresh).await?;
         plan = core::plan(&desired, observed.as_ref(), config_changed);
     }
-    let previous_rollback = obj.status.as_ref().and_then(|s| s.rolled_back_task_definition_arn.as_deref());
-    let mut rolled_back =
-        service_status::rolled_back_from(previous_rollback, observed.as_ref(), &resolved.task_definition);
-    if rolled_back.is_none()
-        && let Some(o) = observed.as_ref()
-        && core::reverted_after_apply(o, &resolved.task_definition, previous_hash == Some(hash.as_str()))
-    {
-        // ECS runs another revision than the one already sent: a rollback the last
-        // look missed (it can finish between two looks), or a change made outside.
-        let ecs = ctx.aws.ecs(&resolved.region);
-        let newest = ecs_service::latest_service_deployment(&ecs, &resolved.cluster, &o.arn, false)
-            .await
-            .map_err(aws(Some(o)))?;
-        if newest.as_ref().is_some_and(|d| d.status.starts_with("ROLLBACK_")) {
-            rolled_back = Some(resolved.task_definition.clone());
-            r.service_deployment = Some(newest);
+    let applied = previous_hash == Some(hash.as_str());
+    let plan = hold_after_rollback(ctx, r, &resolved, observed.as_ref(), applied, plan).await?;
+    let acted = act(ctx, obj, &t, &resolved, &desired, plan, observed.as_ref(), &mut r.resources).await;
+    let (mut current, wrote) = match acted {
+        Err(Halt::Aws(e, _)) if read == Read::CreateFirst && ecs_service::name_taken(&e) => {
+            // An ECS service the operator has no record of holds the name (made
+            // outside, or by a pass of an older generation that could not record
+            // it): read it, and plan against it as any other pass does.
+            observed = observe(ctx, obj, &t, &resolved, &mut r.resources, Read::Fresh).await?;
+            let plan = core::plan(&desired, observed.as_ref(), config_changed);
+            let plan = hold_after_rollback(ctx, r, &resolved, observed.as_ref(), applied, plan).await?;
+            act(ctx, obj, &t, &resolved, &desired, plan, observed.as_ref(), &mut r.resources).await?
         }
-    }
-    if rolled_back.is_some() {
-        plan = core::hold_task_definition(plan);
-    }
-    r.rolled_back_from = Some(rolled_back);
-    let (mut current, wrote) =
-        act(ctx, obj, &t, &resolved, &desired, plan, observed.as_ref(), &mut r.resources).await?;
+        acted => acted?,
+    };
     r.applied_hash = Some(hash);
     if let Some(o) = &current {
         wanted.push(owned::ecs_service(&o.arn, &resolved.region, &o.cluster_arn));
@@ -351,9 +343,54 @@ async fn resolve_references(obj: &Service, ctx: &Context) -> Stage<Resolved> {
     Ok(resolved)
 }
 
+/// `plan`, held at the revision ECS runs when ECS rolled back from the wanted
+/// task definition (recorded in `r`).
+async fn hold_after_rollback(
+    ctx: &Context,
+    r: &mut Report<'_>,
+    resolved: &Resolved,
+    observed: Option<&ObservedService>,
+    applied: bool,
+    plan: ServicePlan,
+) -> Stage<ServicePlan> {
+    let previous_rollback = r.obj.status.as_ref().and_then(|s| s.rolled_back_task_definition_arn.as_deref());
+    let mut rolled_back = service_status::rolled_back_from(previous_rollback, observed, &resolved.task_definition);
+    if rolled_back.is_none()
+        && let Some(o) = observed
+        && core::reverted_after_apply(o, &resolved.task_definition, applied)
+    {
+        // ECS runs another revision than the one already sent: a rollback the last
+        // look missed (it can finish between two looks), or a change made outside.
+        let ecs = ctx.aws.ecs(&resolved.region);
+        let newest = ecs_service::latest_service_deployment(&ecs, &resolved.cluster, &o.arn, false)
+            .await
+            .map_err(aws(Some(o)))?;
+        if newest.as_ref().is_some_and(|d| d.status.starts_with("ROLLBACK_")) {
+            rolled_back = Some(resolved.task_definition.clone());
+            r.service_deployment = Some(newest);
+        }
+    }
+    let held = if rolled_back.is_some() { core::hold_task_definition(plan) } else { plan };
+    r.rolled_back_from = Some(rolled_back);
+    Ok(held)
+}
+
+/// Whether no ECS service was ever recorded for the object: its first pass
+/// creates without reading first.
+fn never_created(obj: &Service, records: &[OwnedResource]) -> bool {
+    let recorded = records.iter().any(|r| r.kind == OwnedKind::EcsService);
+    !recorded && obj.status.as_ref().and_then(|s| s.arn.as_deref()).is_none()
+}
+
 /// How a reconcile reads its ECS service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Read {
+    /// No read: nothing was ever recorded, so the pass sends CreateService with
+    /// the object's client token. ECS answers a retry of a create that went
+    /// through (the status write after it did not) with the service it made; a
+    /// name held by any other service fails the create, and the pass then reads
+    /// it fresh.
+    CreateFirst,
     /// Its own read (batched with others asking at the same moment): the spec
     /// changed, or a write is planned.
     Fresh,
@@ -376,6 +413,7 @@ async fn observe(
 ) -> Stage<Option<ObservedService>> {
     let (region, cluster) = (&resolved.region, &resolved.cluster);
     let observed = match read {
+        Read::CreateFirst => return Ok(None),
         Read::Fresh => ctx.services.describe(region, cluster, &t.name).await,
         Read::Rolling => ctx.services.describe_rolling(region, cluster, &t.name).await,
         Read::AtRest => ctx.services.describe_at_rest(region, cluster, &t.name).await,
@@ -466,7 +504,9 @@ async fn act(
     let ecs = ctx.aws.ecs(&resolved.region);
     match plan {
         ServicePlan::Create => {
+            let started = std::time::Instant::now();
             let created = ecs_service::create_service(&ecs, desired, &client_token(obj)).await.map_err(aws(None))?;
+            ctx.services.note_written(&resolved.region, &resolved.cluster, &t.name, &created, started);
             owned::record(records, owned::ecs_service(&created.arn, &resolved.region, &created.cluster_arn));
             let note = format!("created ECS service {} running {}", created.arn, desired.config.task_definition);
             ctx.event(obj, EventType::Normal, "Created", "Reconcile", note).await;

@@ -28,8 +28,7 @@ pub async fn run(scope: &super::WatchScope, ctx: Arc<Context>, shutdown: tokio::
     let (store, stream) = super::watch::<Task>(scope, &ctx.client);
     super::report_listed(&ctx, KIND, &store);
     let _ = ctx.task_store.set(store.clone());
-    kube::runtime::Controller::for_stream(stream, store)
-        .with_config(super::controller_config(&ctx))
+    super::controller_for(stream, store, &ctx)
         .graceful_shutdown_on(super::stopped(shutdown))
         .run(reconcile, move |obj, err, ctx| ctx.error_action(KIND, obj.as_ref(), err), ctx)
         .for_each(|result| async move {
