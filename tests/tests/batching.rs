@@ -1,8 +1,9 @@
 //! Reads at rest are batched by design: 30 Services in one cluster (every third
-//! with a rule on one shared listener), resync every 5 s. Once they are Ready, a
-//! resync round of all 30 costs about ceil(30/10) DescribeServices, one
-//! DescribeRules of the listener and one DescribeTargetGroups for the 10 target
-//! groups, however the reconciles fall in time; target health (ELB reads it one
+//! with a rule on one shared listener), and 4 more Clusters without services,
+//! resync every 5 s. Once they are Ready, a resync round of all 30 costs about
+//! ceil(30/10) DescribeServices, one DescribeRules of the listener, one
+//! DescribeTargetGroups for the 10 target groups and one DescribeClusters for the
+//! 5 Clusters, however the reconciles fall in time; target health (ELB reads it one
 //! target group a call) once in five rounds per Service whose targets are all
 //! healthy (the bed registers running tasks as targets); and no write. Counted by the
 //! operator's own metrics over a number of rounds counted by its reconciles
@@ -17,7 +18,7 @@
 //! load balancer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ecs_operator::crd::{Service, TaskDefinition};
+use ecs_operator::crd::{Cluster, Service, TaskDefinition};
 use ecs_operator_tests::conditions::is_converged;
 use ecs_operator_tests::fleet::{Fleet, Lb, Member, Specs};
 use ecs_operator_tests::operator::sum_aws_requests;
@@ -27,6 +28,7 @@ use std::time::Duration;
 
 const SERVICES: u64 = 30;
 const ROUNDS: u64 = 6;
+const QUIET_CLUSTERS: usize = 4;
 
 #[tokio::test]
 async fn a_resync_round_reads_each_cluster_and_listener_once_not_once_per_service() {
@@ -39,8 +41,24 @@ async fn a_resync_round_reads_each_cluster_and_listener_once_not_once_per_servic
             (format!("s{i:02}"), Some(Member { lb, desired: 1, tag: 0 }))
         })
         .collect();
-    ctx.apply_ok(&(fleet.base() + "---\n" + &fleet.services(&specs))).unwrap();
+    let quiet: String = (0..QUIET_CLUSTERS)
+        .map(|i| {
+            format!(
+                "---\napiVersion: ecs.operator.dev/v1alpha1\nkind: Cluster\nmetadata: {{name: quiet-{i}}}\n\
+                 spec: {{clusterName: {}-quiet-{i}}}\n",
+                ctx.prefix
+            )
+        })
+        .collect();
+    ctx.apply_ok(&(fleet.base() + "---\n" + &fleet.services(&specs) + &quiet)).unwrap();
     fleet.converge(&specs, Duration::from_secs(300), "30 Services converged").await;
+    let clusters: Api<Cluster> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    eventually(Duration::from_secs(60), "5 Clusters converged", || async {
+        let listed = clusters.list(&Default::default()).await.map_err(|e| e.to_string())?;
+        let ready = listed.items.iter().filter(|c| is_converged(*c)).count();
+        if ready == QUIET_CLUSTERS + 1 { Ok(()) } else { Err(format!("{ready} Clusters converged")) }
+    })
+    .await;
 
     // One round at rest first, so that every Service has seen itself Ready.
     let count = |what: &str| {
@@ -50,7 +68,9 @@ async fn a_resync_round_reads_each_cluster_and_listener_once_not_once_per_servic
         let writes = op.aws_writes().unwrap();
         eprintln!("batching: {what}: {reconciles} Service reconciles");
         let health = calls("DescribeTargetHealth");
-        (reconciles, calls("DescribeServices"), calls("DescribeRules"), calls("DescribeTargetGroups"), writes, health)
+        let ecs_clusters = calls("DescribeClusters");
+        let services = calls("DescribeServices");
+        (reconciles, services, calls("DescribeRules"), calls("DescribeTargetGroups"), writes, health, ecs_clusters)
     };
     let calls_of = |name: &str| sum_aws_requests(&op.metrics().unwrap(), |o| o == name);
     let settled = count("converged").0 + SERVICES;
@@ -69,9 +89,11 @@ async fn a_resync_round_reads_each_cluster_and_listener_once_not_once_per_servic
     let rounds = (after.0 - before.0) as f64 / SERVICES as f64;
     let (services, rules, groups) = (after.1 - before.1, after.2 - before.2, after.3 - before.3);
     let health = after.5 - before.5;
+    let ecs_clusters = after.6 - before.6;
     eprintln!(
         "batching: {rounds:.1} rounds of {SERVICES} Services: {services} DescribeServices ({:.3} per Service and \
-         round), {rules} DescribeRules, {groups} DescribeTargetGroups, {health} DescribeTargetHealth, {} writes",
+         round), {rules} DescribeRules, {groups} DescribeTargetGroups, {health} DescribeTargetHealth, \
+         {ecs_clusters} DescribeClusters, {} writes",
         services as f64 / (rounds * SERVICES as f64),
         after.4 - before.4
     );
@@ -83,6 +105,9 @@ async fn a_resync_round_reads_each_cluster_and_listener_once_not_once_per_servic
     assert!(services as f64 <= 3.0 * refreshes, "{services} DescribeServices in {rounds:.1} rounds");
     assert!(rules as f64 <= refreshes, "{rules} DescribeRules of the shared listener in {rounds:.1} rounds");
     assert!(groups as f64 <= refreshes, "{groups} DescribeTargetGroups in {rounds:.1} rounds");
+    // The 5 Clusters resync on the same period: one read of all 5 a round, where
+    // a read each would be 5.
+    assert!(ecs_clusters as f64 <= refreshes, "{ecs_clusters} DescribeClusters for 5 Clusters in {rounds:.1} rounds");
     // Each of the 10 Services with a target group reads its health in one period
     // of five (plus one for a reconcile that drifted into the next period), where
     // reading it every round would be 10 a round.

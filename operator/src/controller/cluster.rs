@@ -4,15 +4,18 @@ use super::status::apply_status;
 use super::{Context, ReconcileError};
 use crate::aws::{AwsError, ecs_cluster};
 use crate::core::cluster::{self as core, ClusterAction, ObservedCluster, Outcome};
+use crate::core::conditions;
 use crate::core::ownership::{self, Decision, Owner};
 use crate::core::region;
 use crate::crd::Cluster;
 use crate::crd::common::DeletionPolicy;
+use crate::crd::common::condition::{READY, SYNCED};
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 use std::sync::Arc;
+use std::time::Instant;
 
 const KIND: &str = "Cluster";
 
@@ -95,6 +98,34 @@ async fn report_aws_error(
     super::after_aws_error(err)
 }
 
+/// Whether the last reconcile left the Cluster synced and Ready with this
+/// generation: at rest.
+fn at_rest(obj: &Cluster) -> bool {
+    let Some(status) = obj.status.as_ref() else { return false };
+    let is_true = |type_: &str| conditions::find(&status.conditions, type_).is_some_and(|c| c.status == "True");
+    status.observed_generation == obj.metadata.generation && is_true(SYNCED) && is_true(READY)
+}
+
+/// At rest, the cluster from the region's shared read if that read shows it ours
+/// with nothing to change; `None` sends the reconcile on to a fresh read. Only
+/// for clusters without Auto Scaling group capacity providers (the common
+/// Fargate case): those are read and planned on every pass.
+async fn quiet_at_rest(
+    ctx: &Context,
+    obj: &Cluster,
+    t: &Target,
+    desired: &core::DesiredCluster,
+) -> Result<Option<ObservedCluster>, AwsError> {
+    if !desired.asg_providers.is_empty() || !owned_providers(obj).is_empty() {
+        return Ok(None);
+    }
+    let observed = ctx.clusters.describe_at_rest(&t.region, &t.name).await?;
+    Ok(observed.filter(|o| {
+        ownership::ownership(&o.tags, &t.owner) == ownership::Ownership::Ours
+            && core::plan(desired, Some(o), &[], &[]).is_empty()
+    }))
+}
+
 async fn apply(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Action, ReconcileError> {
     let t = target(obj, ctx);
     let mut problems = core::validate(&obj.name_any(), &obj.spec);
@@ -108,6 +139,16 @@ async fn apply(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Actio
         return Ok(Action::await_change());
     }
     let desired = core::desired(&obj.name_any(), &obj.spec, &t.region, &t.owner);
+    if at_rest(obj) {
+        match quiet_at_rest(ctx, obj, &t, &desired).await {
+            Ok(Some(observed)) => {
+                write_status(api, obj, &t, Some(&observed), &Outcome::Synced).await?;
+                return Ok(ctx.resync(obj));
+            }
+            Ok(None) => {}
+            Err(e) => return report_aws_error(api, obj, &t, ctx, None, e).await,
+        }
+    }
     let ecs = ctx.aws.ecs(&t.region);
 
     let observed = match ctx.clusters.describe(&t.region, &t.name).await {
@@ -247,8 +288,12 @@ async fn apply(api: &Api<Cluster>, obj: &Cluster, ctx: &Context) -> Result<Actio
     if !actions.is_empty() {
         // Read back what ECS made of the changes, directly (not batched): the
         // status should show the result of this reconcile.
+        let started = Instant::now();
         match ecs_cluster::describe_clusters(&ecs, std::slice::from_ref(&t.name)).await {
-            Ok(found) => current = found.into_iter().find(ObservedCluster::exists),
+            Ok(found) => {
+                current = found.into_iter().find(ObservedCluster::exists);
+                ctx.clusters.note(&t.region, &t.name, current.as_ref(), started);
+            }
             Err(e) => return report_aws_error(api, obj, &t, ctx, current.as_ref(), e).await,
         }
     }

@@ -143,7 +143,7 @@ impl Context {
         let rollout_poll = config.rollout_poll.min(resync);
         Self {
             events: EventPublisher::new(client.clone(), "ecs-operator", &instance),
-            clusters: ClusterDescriber::start(aws.clone()),
+            clusters: ClusterDescriber::start(aws.clone(), resync),
             tasks: TaskDescriber::start(aws.clone()),
             client,
             aws,
