@@ -333,10 +333,25 @@ async fn main() {
             let names = |c: &&Call| {
                 c.names.iter().any(|x| x == name || x.ends_with(&arn_suffix) || parts.iter().any(|p| p == x))
             };
-            window(&calls, "operator", *t, f64::MAX).into_iter().find(names).map(|c| (c.t - t) * 1000.0)
+            let first = window(&calls, "operator", *t, f64::MAX).into_iter().find(names);
+            // A slow edit is named with its first call and when the write was made,
+            // to be looked up in the operator's log ("reconcile started").
+            match first {
+                Some(c) if c.t - t > 1.0 => {
+                    eprintln!(
+                        "slow edit: {name} written at {t:.3}, first call {} {:.0} ms later",
+                        c.operation,
+                        (c.t - t) * 1000.0
+                    )
+                }
+                None => eprintln!("slow edit: {name} written at {t:.3}, no call seen"),
+                _ => {}
+            }
+            first.map(|c| (c.t - t) * 1000.0)
         })
         .collect();
     latencies.sort_by(f64::total_cmp);
+    eprintln!("operator log: {}", ctx.bed.dir.join(format!("{}-operator.log", ctx.namespace)).display());
 
     // 5. A TaskDefinition change that every Service follows.
     let tds: Api<TaskDefinition> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
