@@ -58,9 +58,12 @@ async fn healthz_fails_while_a_reconcile_is_stuck_and_recovers_after() {
     ctx.kubectl_ok(&["wait", "--for=condition=Ready", "--timeout=60s", "ecscluster/slow"]).unwrap();
 
     // A stop while a reconcile hangs: the drain waits for it, and the kubelet
-    // can still probe the process meanwhile.
+    // can still probe the process meanwhile. The reconcile comes from a spec
+    // edit: an annotation alone leaves a Cluster at rest, which costs no AWS
+    // call and so could not hang.
     proxy.set_rates(hang).unwrap();
-    ctx.kubectl_ok(&["annotate", "ecscluster/slow", "probes/again=1"]).unwrap();
+    ctx.kubectl_ok(&["patch", "ecscluster/slow", "--type=merge", "-p", r#"{"spec":{"tags":{"probes":"again"}}}"#])
+        .unwrap();
     eventually(Duration::from_secs(25), "/healthz failing on the second stuck reconcile", || async {
         let r = get(&op, "/healthz")?;
         if r.contains(" 503 ") { Ok(()) } else { Err(r) }

@@ -97,6 +97,25 @@ fn now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or_default()
 }
 
+/// The Service reconciles the operator logged as started ("reconcile started"
+/// at debug level, which the bed turns on): (Unix time, object name), in order.
+fn reconcile_starts(log: &std::path::Path) -> Vec<(f64, String)> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .filter(|l| l.contains("reconcile started") && l.contains("kind=\"Service\""))
+        .filter_map(|l| {
+            let at: k8s_openapi::jiff::Timestamp = l.split_whitespace().next()?.parse().ok()?;
+            let name = l.split(" name=").nth(1)?.split_whitespace().next()?;
+            Some((at.as_microsecond() as f64 / 1e6, name.trim_matches('"').to_string()))
+        })
+        .collect()
+}
+
+/// When the first reconcile of `name` at or after `t` started.
+fn reconcile_started(starts: &[(f64, String)], name: &str, t: f64) -> Option<f64> {
+    starts.iter().find(|(at, n)| *at >= t && n == name).map(|(at, _)| *at)
+}
+
 /// Calls by `app` that arrived in [from, to).
 fn window<'a>(calls: &'a [Call], app: &str, from: f64, to: f64) -> Vec<&'a Call> {
     calls.iter().filter(|c| c.app.as_deref() == Some(app) && c.t >= from && c.t < to).collect()
@@ -265,6 +284,7 @@ async fn main() {
         .start_operator(&ctx, &["--resync-seconds", &resync, "--aws-rate-limit-percent", &percent])
         .expect("the operator starts");
     let pid = op.pid().expect("the operator runs");
+    let operator_log = ctx.bed.dir.join(format!("{}-operator.log", ctx.namespace));
     let services: Api<Service> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
     let manifest = m.base("nginx:1.27") + &(0..n).map(|i| m.service(i)).collect::<String>();
     ctx.apply_ok(&manifest).expect("the manifests apply");
@@ -323,6 +343,7 @@ async fn main() {
     // that, so a slow edit counts instead of dropping out of the percentiles.
     converged(&services, n, None, "every edit converged").await;
     let calls = proxy.calls().expect("the call log reads");
+    let starts = reconcile_starts(&operator_log);
     let mut latencies: Vec<f64> = sent
         .iter()
         .filter_map(|(name, t)| {
@@ -334,24 +355,27 @@ async fn main() {
                 c.names.iter().any(|x| x == name || x.ends_with(&arn_suffix) || parts.iter().any(|p| p == x))
             };
             let first = window(&calls, "operator", *t, f64::MAX).into_iter().find(names);
-            // A slow edit is named with its first call and when the write was made,
-            // to be looked up in the operator's log ("reconcile started").
+            // A slow edit is named with its first call and when its reconcile
+            // started (the operator's log), which tells a late start (the queue)
+            // from a slow reconcile (a wait inside it).
+            let started = reconcile_started(&starts, name, *t)
+                .map(|s| format!("reconcile started {:.0} ms later", (s - t) * 1000.0))
+                .unwrap_or_else(|| "no reconcile start logged".into());
             match first {
                 Some(c) if c.t - t > 1.0 => {
                     eprintln!(
-                        "slow edit: {name} written at {t:.3}, first call {} {:.0} ms later",
+                        "slow edit: {name} written at {t:.3}, {started}, first call {} {:.0} ms later",
                         c.operation,
                         (c.t - t) * 1000.0
                     )
                 }
-                None => eprintln!("slow edit: {name} written at {t:.3}, no call seen"),
+                None => eprintln!("slow edit: {name} written at {t:.3}, {started}, no call seen"),
                 _ => {}
             }
             first.map(|c| (c.t - t) * 1000.0)
         })
         .collect();
     latencies.sort_by(f64::total_cmp);
-    eprintln!("operator log: {}", ctx.bed.dir.join(format!("{}-operator.log", ctx.namespace)).display());
 
     // 5. A TaskDefinition change that every Service follows.
     let tds: Api<TaskDefinition> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
@@ -452,6 +476,12 @@ async fn main() {
         rss_peak / 1024
     );
     println!("| operator CPU: to converge, in all | {cpu_converged:.1} s / {cpu_total:.1} s |");
+    // The bed's directory goes when the bench ends; the operator's log stays.
+    let kept = std::env::temp_dir().join("ecs-operator-bench-operator.log");
+    match std::fs::copy(&operator_log, &kept) {
+        Ok(_) => eprintln!("bench: the operator's log is kept in {}", kept.display()),
+        Err(e) => eprintln!("bench: could not keep the operator's log: {e}"),
+    }
     println!();
     println!("AWS calls by operation:");
     println!();
