@@ -9,6 +9,9 @@
 //! operator's own metrics over a number of rounds counted by its reconciles
 //! (never by the clock).
 //!
+//! Then a tag edit of each of the 20 Services without a load balancer: none of
+//! them looks for load balancer parts.
+//!
 //! Then a new TaskDefinition revision followed by all 30: exactly 30
 //! UpdateService, each answer taken as the service as updated (no read back), the
 //! rollouts polled from the cluster's shared read of rolling services. Then
@@ -117,6 +120,24 @@ async fn a_resync_round_reads_each_cluster_and_listener_once_not_once_per_servic
         health as f64 <= health_bound,
         "{health} DescribeTargetHealth in {rounds:.1} rounds, at most {health_bound}"
     );
+
+    // Tag edits of the 20 Services without a load balancer, each synced without
+    // one: their passes look for no unrecorded load balancer parts, which would
+    // be a DescribeLoadBalancers each (one more may be a refresh of the shared
+    // listener's VPC for the 10 others).
+    let edited: Specs = specs
+        .iter()
+        .map(|(name, m)| {
+            let m = m.clone().map(|m| if m.lb == Lb::None { Member { tag: 1, ..m } } else { m });
+            (name.clone(), m)
+        })
+        .collect();
+    let lookups_before = calls_of("DescribeLoadBalancers");
+    ctx.apply_ok(&fleet.services(&edited)).unwrap();
+    fleet.converge(&edited, Duration::from_secs(120), "20 tag edits converged").await;
+    let lookups = calls_of("DescribeLoadBalancers") - lookups_before;
+    eprintln!("batching: 20 tag edits without a load balancer: {lookups} DescribeLoadBalancers");
+    assert!(lookups <= 1, "{lookups} DescribeLoadBalancers for 20 edits of Services without a load balancer");
 
     // A new revision followed by all 30.
     let before = count("before the TaskDefinition change");

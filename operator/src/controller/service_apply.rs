@@ -201,6 +201,20 @@ pub async fn apply(api: &Api<Service>, obj: &Service, ctx: &Context) -> Result<A
     }
 }
 
+/// Whether this edit's pass looks for unrecorded load balancer parts
+/// (`core::edit_may_find_unrecorded_lb_parts`): an edit of a Service that had no
+/// load balancer reads none of them.
+fn may_find_unrecorded_lb_parts(obj: &Service) -> bool {
+    let Some(status) = obj.status.as_ref() else { return true };
+    let synced = conditions::find(&status.conditions, SYNCED).is_some_and(|c| c.status == "True");
+    let with_lb = status.load_balancer.is_some() || core::records_load_balancer_parts(&status.resources);
+    core::edit_may_find_unrecorded_lb_parts(
+        obj.metadata.generation,
+        status.observed_generation.filter(|_| synced),
+        with_lb,
+    )
+}
+
 async fn pipeline(
     r: &mut Report<'_>,
     obj: &Service,
@@ -211,7 +225,10 @@ async fn pipeline(
     r.region = resolved.region.clone();
     r.wanted_td = Some(resolved.task_definition.clone());
     let edited = obj.metadata.generation.is_some_and(|g| g > 1);
-    if edited && obj.status.as_ref().and_then(|s| s.observed_generation) != obj.metadata.generation {
+    if edited
+        && obj.status.as_ref().and_then(|s| s.observed_generation) != obj.metadata.generation
+        && may_find_unrecorded_lb_parts(obj)
+    {
         // After an edit: load balancer parts a reconcile created but could not
         // record (the operator was stopped before its status write) are found by
         // name and tags, so that what the edit no longer wants still goes. (Before

@@ -4,8 +4,8 @@
 use super::cluster::StrategyItem;
 use super::tags;
 use crate::crd::service::{
-    DeploymentStrategy, LaunchType, PlacementConstraintType, PlacementStrategyType, PropagateTags, SchedulingStrategy,
-    ServiceDeploymentStatus, ServiceSpec,
+    DeploymentStrategy, LaunchType, OwnedKind, OwnedResource, PlacementConstraintType, PlacementStrategyType,
+    PropagateTags, SchedulingStrategy, ServiceDeploymentStatus, ServiceSpec,
 };
 use k8s_openapi::jiff::Timestamp;
 use sha2::{Digest, Sha256};
@@ -439,6 +439,34 @@ pub fn may_hold_unrecorded_lb_parts(
 ) -> bool {
     let edited = generation.is_some_and(|g| g > 1);
     wants_load_balancer || (edited && synced_generation != generation)
+}
+
+/// Whether the first pass of an edit looks for load balancer parts by name and
+/// tags that its record may lack (made by a pass whose status write was lost).
+/// Not when the status was synced at the generation just before this one, with
+/// no load balancer: the passes of that generation wanted none, and this
+/// generation's own earlier passes, if any, had this spec, whose parts `ensure`
+/// claims by name. Otherwise (edits in between, a last synced spec with a load
+/// balancer, or none synced) it looks. `synced_generation` is the generation the
+/// status says is synced, if any; `synced_with_load_balancer`, whether that
+/// status shows a load balancer or records any of its parts.
+pub fn edit_may_find_unrecorded_lb_parts(
+    generation: Option<i64>,
+    synced_generation: Option<i64>,
+    synced_with_load_balancer: bool,
+) -> bool {
+    let just_before = matches!((synced_generation, generation), (Some(s), Some(g)) if s + 1 == g);
+    !just_before || synced_with_load_balancer
+}
+
+/// Whether `resources` records any load balancer part.
+pub fn records_load_balancer_parts(resources: &[OwnedResource]) -> bool {
+    resources.iter().any(|r| {
+        matches!(
+            r.kind,
+            OwnedKind::ListenerRule | OwnedKind::Listener | OwnedKind::LoadBalancer | OwnedKind::TargetGroup
+        )
+    })
 }
 
 /// What UpdateService must send: only the fields that changed.

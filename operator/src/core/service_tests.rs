@@ -390,3 +390,30 @@ fn deletion_looks_for_unrecorded_lb_parts_only_where_a_spec_could_have_made_them
     assert_eq!(spec_generation(Some(1), true), Some(1));
     assert!(!may_hold_unrecorded_lb_parts(false, spec_generation(Some(2), true), Some(1)));
 }
+
+#[test]
+fn an_edit_looks_for_unrecorded_lb_parts_unless_the_generation_before_synced_without_any() {
+    // One edit after a synced generation without a load balancer: nothing to find.
+    assert!(!edit_may_find_unrecorded_lb_parts(Some(2), Some(1), false));
+    assert!(!edit_may_find_unrecorded_lb_parts(Some(8), Some(7), false));
+    // That generation had a load balancer: a pass of it may have made parts.
+    assert!(edit_may_find_unrecorded_lb_parts(Some(2), Some(1), true));
+    // Edits in between (their passes may have wanted one), or nothing synced.
+    assert!(edit_may_find_unrecorded_lb_parts(Some(3), Some(1), false));
+    assert!(edit_may_find_unrecorded_lb_parts(Some(2), None, false));
+    assert!(edit_may_find_unrecorded_lb_parts(None, None, false));
+}
+
+#[test]
+fn load_balancer_parts_are_the_rules_listeners_load_balancers_and_target_groups() {
+    let part = |kind| OwnedResource { kind, id: "x".into(), region: "eu-west-1".into(), parent: None };
+    assert!(!records_load_balancer_parts(&[]));
+    assert!(!records_load_balancer_parts(&[
+        part(OwnedKind::EcsService),
+        part(OwnedKind::ScalableTarget),
+        part(OwnedKind::ScalingPolicy)
+    ]));
+    for kind in [OwnedKind::ListenerRule, OwnedKind::Listener, OwnedKind::LoadBalancer, OwnedKind::TargetGroup] {
+        assert!(records_load_balancer_parts(&[part(OwnedKind::EcsService), part(kind)]), "{kind:?}");
+    }
+}
