@@ -10,6 +10,7 @@
 #   scripts/bench.sh --rules-every 0          no load balancer rules
 #   scripts/bench.sh --clusters 1 --edits 100
 #   scripts/bench.sh --resync-seconds 60 --rounds 3
+#   scripts/bench.sh --rollout-poll-seconds 15   the operator's default rollout poll (the bed's is 1 s)
 #   scripts/bench.sh --rate-limit-percent 0   operator and plain client without client-side limits
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"

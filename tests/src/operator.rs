@@ -60,8 +60,6 @@ impl OperatorProcess {
             .arg(format!("127.0.0.1:{metrics_port}"))
             .arg("--health-address")
             .arg(format!("127.0.0.1:{health_port}"))
-            // The bed's scheduler takes a step every 0.5 s: look at rollouts often.
-            .args(["--rollout-poll-seconds", "1"])
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
             // ECS_OPERATOR_TEST_LOG replaces the filter, to look closer at one test.
@@ -73,6 +71,11 @@ impl OperatorProcess {
             .envs(env.iter().filter(|(_, v)| !v.is_empty()).copied());
         for (name, _) in env.iter().filter(|(_, v)| v.is_empty()) {
             cmd.env_remove(name);
+        }
+        // The bed's scheduler takes a step every 0.5 s: look at rollouts often,
+        // unless the caller says how often.
+        if !extra.contains(&"--rollout-poll-seconds") {
+            cmd.args(["--rollout-poll-seconds", "1"]);
         }
         let mut process = ServerProcess::start("ecs-operator", cmd, log)
             .map_err(|e: ProcessError| TestBedError::Setup(e.to_string()))?;

@@ -55,6 +55,11 @@ struct Args {
     /// Single edits for the write-to-first-call latency.
     #[arg(long, default_value_t = 50)]
     edits: usize,
+    /// The operator's `--rollout-poll-seconds`: how often it looks at a rollout
+    /// (the bed's 1 by default, the operator's own default is 15). The plain
+    /// client looks every second.
+    #[arg(long, default_value_t = 1)]
+    rollout_poll_seconds: u64,
     /// `--aws-rate-limit-percent` of the operator and of the plain client.
     #[arg(long, default_value_t = 100)]
     rate_limit_percent: u32,
@@ -280,8 +285,12 @@ async fn main() {
     // 2. The operator.
     let resync = args.resync_seconds.to_string();
     let percent = args.rate_limit_percent.to_string();
+    let poll = args.rollout_poll_seconds.to_string();
     let op = proxy
-        .start_operator(&ctx, &["--resync-seconds", &resync, "--aws-rate-limit-percent", &percent])
+        .start_operator(
+            &ctx,
+            &["--resync-seconds", &resync, "--aws-rate-limit-percent", &percent, "--rollout-poll-seconds", &poll],
+        )
         .expect("the operator starts");
     let pid = op.pid().expect("the operator runs");
     let operator_log = ctx.bed.dir.join(format!("{}-operator.log", ctx.namespace));
@@ -417,6 +426,7 @@ async fn main() {
     println!("| figure | value |");
     println!("| --- | --- |");
     println!("| Services over Clusters (with a rule on the shared listener) | {n} over {clusters} ({with_lb}) |");
+    println!("| rollout poll: plain client, operator | 1 s, {} s |", args.rollout_poll_seconds);
     println!("| plain client: create and wait until stable | {:.1} s |", plain_time.as_secs_f64());
     println!("| operator: convergence after `kubectl apply` returned | {:.1} s |", convergence.as_secs_f64());
     println!(
