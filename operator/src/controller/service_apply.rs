@@ -269,6 +269,11 @@ async fn pipeline(
     let mut plan = core::plan(&desired, observed.as_ref(), config_changed);
     if matches!(read, Read::Rolling | Read::AtRest) && core::plan_writes(&plan) {
         // A write is planned from a fresh read only, never from a shared one.
+        let planned = match &plan {
+            ServicePlan::Update(u) => u.fields().join(","),
+            other => format!("{other:?}"),
+        };
+        tracing::debug!(service = %t.name, planned, "the shared read plans a write: reading afresh");
         observed = observe(ctx, obj, &t, &resolved, &mut r.resources, Read::Fresh).await?;
         plan = core::plan(&desired, observed.as_ref(), config_changed);
     }
